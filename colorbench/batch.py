@@ -1,0 +1,56 @@
+"""The input every metric receives: uint8 predictions and ground truths, with shared caches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from colorbench.color import rgb_to_lab
+
+
+@dataclass
+class MetricBatch:
+    """``pred`` and ``gt``: uint8 sRGB tensors [B, 3, H, W] on one device.
+
+    Derived tensors (float RGB, Lab) are computed once per batch and shared by every metric
+    that asks for them.
+    """
+
+    pred: torch.Tensor
+    gt: torch.Tensor
+    ids: list[str] = field(default_factory=list)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.pred.shape != self.gt.shape:
+            raise ValueError(f"pred {tuple(self.pred.shape)} and gt {tuple(self.gt.shape)} differ in shape")
+        if self.pred.dtype != torch.uint8 or self.gt.dtype != torch.uint8:
+            raise TypeError("MetricBatch expects uint8 tensors")
+
+    def __len__(self) -> int:
+        return int(self.pred.shape[0])
+
+    def cached(self, key: str, make: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    @property
+    def pred_f64(self) -> torch.Tensor:
+        """Prediction as float64 in [0, 255]."""
+        return self.cached("pred_f64", lambda: self.pred.to(torch.float64))
+
+    @property
+    def gt_f64(self) -> torch.Tensor:
+        return self.cached("gt_f64", lambda: self.gt.to(torch.float64))
+
+    @property
+    def pred_lab(self) -> torch.Tensor:
+        """Lab of the prediction, float64 [B, 3, H, W]."""
+        return self.cached("pred_lab", lambda: rgb_to_lab(self.pred.to(torch.float64) / 255.0))
+
+    @property
+    def gt_lab(self) -> torch.Tensor:
+        return self.cached("gt_lab", lambda: rgb_to_lab(self.gt.to(torch.float64) / 255.0))

@@ -1,0 +1,87 @@
+"""Checkpoint and weights files: hashing, locating, safe loading."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from colorbench.errors import ColorbenchError
+
+if TYPE_CHECKING:
+    from colorbench.specs import Weights
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """Accept a checkpoint file or a ``colorbench train --out`` directory."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        p = p / CHECKPOINT_NAME
+    if not p.is_file():
+        raise ColorbenchError(
+            f"checkpoint {path}: no such file; give the .pt file or the directory "
+            f"'colorbench train --out' wrote (it contains {CHECKPOINT_NAME})"
+        )
+    return p
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:
+    """torch.load with weights_only=True: tensors and plain containers only, never pickled code."""
+    import torch
+
+    p = resolve_checkpoint(path)
+    try:
+        return torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ColorbenchError(f"checkpoint {p}: cannot load ({first})") from None
+
+
+def save_checkpoint(obj: Any, path: str | Path) -> Path:
+    """Atomic torch.save (temp file + rename)."""
+    import torch
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, p)
+    return p
+
+
+def torch_hub_dir() -> Path:
+    """$TORCH_HOME/hub/checkpoints (torch's own default when TORCH_HOME is unset)."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch"
+    )
+    return Path(home) / "hub" / "checkpoints"
+
+
+def find_weights(weights: Weights) -> Path | None:
+    """The shipped file, or the file in the torch hub cache; None when neither exists."""
+    for candidate in (weights.path, torch_hub_dir() / weights.file):
+        if candidate is not None and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def verified(weights: Weights, path: Path) -> Path:
+    """Check the sha256 of a weights file; raise one clear line when it differs."""
+    digest = sha256(path)
+    if weights.sha256 and digest != weights.sha256:
+        raise ColorbenchError(
+            f"weights {weights.name}: {path} has sha256 {digest[:12]}…, expected "
+            f"{weights.sha256[:12]}…; delete the file and download it again"
+        )
+    return path

@@ -1,0 +1,20 @@
+"""The ``colorbench`` command line (typer): one module per sub-command."""
+
+from __future__ import annotations
+
+from colorbench.cli import (  # noqa: F401  (each module registers its command)
+    colorize_cmd,
+    leaderboard_cmd,
+    list_cmd,
+    run_cmd,
+    score_cmd,
+    train_cmd,
+)
+from colorbench.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

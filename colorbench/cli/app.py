@@ -1,0 +1,86 @@
+"""The typer application, shared state and error handling for every sub-command."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from colorbench.errors import ColorbenchError
+
+app = typer.Typer(
+    name="colorbench",
+    help="Train, run, score and compare automatic image-colorization models.\n\n"
+    "Example: colorbench run --models gray --datasets samples",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state: dict[str, Any] = {"disabled": []}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _version(value: bool) -> None:
+    if value:
+        from colorbench import __version__
+
+        typer.echo(f"colorbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    disable_plugin: list[str] = typer.Option(
+        [], "--disable-plugin", help="Skip a plugin by its entry-point name (repeatable; "
+        "also COLORBENCH_DISABLE_PLUGINS=a,b)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """colorbench: colorization benchmark harness."""
+    _state["disabled"] = [n for item in disable_plugin for n in item.split(",") if n]
+
+
+def registries() -> Any:
+    """Load plugins once per process (honouring --disable-plugin) and report broken ones."""
+    from colorbench import plugins
+
+    key = tuple(sorted(_state["disabled"]))
+    cache = _state.setdefault("regs", {})
+    if key not in cache:
+        regs = plugins.load(disabled=key)
+        plugins.report_failures(regs)
+        cache[key] = regs
+    return cache[key]
+
+
+def handle_errors(fn: F) -> F:
+    """Print a ColorbenchError as one line on stderr and exit with status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ColorbenchError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted; finished rows are saved, rerun the same command to resume", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def split_csv(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    return out or None
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()

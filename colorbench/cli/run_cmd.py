@@ -1,0 +1,81 @@
+"""colorbench run: colorize datasets with models and score them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from colorbench.cli.app import app, handle_errors, registries, split_csv
+
+
+def print_summary(summary: list[dict], metrics: list[str], console: Console) -> None:
+    from colorbench.leaderboard import fmt
+
+    table = Table(title="summary (mean over images)", title_justify="left")
+    for col in ("dataset", "model", "n", "failed", *metrics, "img/s"):
+        table.add_column(col, justify="left" if col in ("dataset", "model") else "right")
+    for r in summary:
+        table.add_row(r["dataset"], r["model"], str(r["n"]), str(r["n_failed"]),
+                      *(fmt(r.get(m)) for m in metrics), fmt(r.get("images_per_s")))
+    console.print(table)
+
+
+@app.command("run")
+@handle_errors
+def run_command(
+    models: list[str] = typer.Option(None, "--models", "-m", help="Comma-separated colorizers (default: every one whose weights are available)."),
+    datasets: list[str] = typer.Option(None, "--datasets", "-d", help="Comma-separated datasets or image directories (default: samples)."),
+    metrics: list[str] = typer.Option(None, "--metrics", help="Comma-separated metric ids (default: every available metric)."),
+    split: str = typer.Option(None, help="Dataset split (default: each dataset's own; folders: every image)."),
+    limit: int = typer.Option(None, help="Only the first N images of each dataset (in the dataset's order)."),
+    size: int = typer.Option(256, help="Square size images are resized to (ignored with --resize none)."),
+    resize: str = typer.Option("crop", help="crop (centre square, then resize), stretch, or none (native size)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    batch_size: int = typer.Option(16, "--batch-size", "-b", help="Images per batch."),
+    workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
+    checkpoint: list[str] = typer.Option([], "--checkpoint", help="MODEL=PATH: a checkpoint file or a 'train --out' directory (repeatable)."),
+    set_: list[str] = typer.Option([], "--set", help="KEY=VALUE or NAME.KEY=VALUE option of a colorizer or dataset (repeatable; see list --verbose)."),
+    data_root: str = typer.Option(None, "--data-root", help="Directory holding one folder per dataset (default: $COLORBENCH_DATA)."),
+    out: Path = typer.Option(Path("runs"), help="Parent directory of run directories."),
+    name: str = typer.Option(None, help="Run directory name (default: a timestamp). Rerun with the same name to resume."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip images already scored in this run directory."),
+    save_images: bool = typer.Option(False, "--save-images/--no-save-images", help="Write every output as PNG under outputs/."),
+    seed: int = typer.Option(0, help="Random seed."),
+    strict: bool = typer.Option(False, help="Fail when a requested metric is unavailable (missing weights)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info lines."),
+) -> None:
+    """Colorize datasets with models and score the outputs; writes a run directory.
+
+    With no arguments: every colorizer with available weights on the embedded `samples`
+    photos with every available metric.
+
+    Example: colorbench run --models gray --datasets samples,./my_photos --metrics cpsnr
+    """
+    import os
+
+    from colorbench.engine import RunConfig, Runner
+    from colorbench.reporting import Reporter
+
+    cfg = RunConfig(
+        models=split_csv(models), datasets=split_csv(datasets) or ["samples"],
+        metrics=split_csv(metrics), split=split, limit=limit, size=size, resize=resize,
+        device=device, batch_size=batch_size,
+        workers=workers if workers is not None else min(2, os.cpu_count() or 1),
+        checkpoints=checkpoint, options=set_, data_root=data_root, out=str(out), name=name,
+        resume=resume, save_images=save_images, seed=seed, strict=strict,
+    )
+    reporter = Reporter(quiet=quiet)
+    runner = Runner(cfg, registries(), reporter)
+    result = runner.run()
+    console = Console()
+    if result.summary:
+        print_summary(result.summary, [m.name for m in runner.metrics if m.kind == "per_image"][:8], console)
+    console.print(f"run directory: {result.run_dir}")
+    for board in result.leaderboards:
+        console.print(f"leaderboard: {board}")
+    if result.errors:
+        reporter.error(f"{len(result.errors)} dataset/model problem(s); see above and run.json")
+        raise typer.Exit(1)

@@ -1,0 +1,51 @@
+"""colorbench score: metrics on existing outputs without running a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from colorbench.cli.app import app, handle_errors, registries, split_csv
+
+
+@app.command("score")
+@handle_errors
+def score_command(
+    pred: Path = typer.Option(..., "--pred", help="Directory of predicted (colorized) images."),
+    gt: Path = typer.Option(..., "--gt", help="Directory of ground-truth colour images (same relative paths)."),
+    metrics: list[str] = typer.Option(None, "--metrics", help="Comma-separated metric ids (default: every available per-image and distribution metric)."),
+    out: Path = typer.Option(None, "--out", help="Results directory (default: runs/score-<pred folder name>)."),
+    resize_pred: bool = typer.Option(False, "--resize-pred", help="Resize predictions whose size differs from the ground truth (bicubic) instead of failing them."),
+    batch_size: int = typer.Option(16, "--batch-size", "-b"),
+    workers: int = typer.Option(0, help="Decoding worker processes."),
+    device: str = typer.Option("cpu", help="auto, cpu, cuda or cuda:N."),
+    strict: bool = typer.Option(False, help="Fail when a requested metric is unavailable."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Score predictions against ground truths matched by relative path without extension.
+
+    Writes per_image.csv and summary.csv like `run` (dataset `score`, model = the pred
+    folder's name). Unmatched files are listed; a size mismatch fails that image unless
+    --resize-pred.
+
+    Example: colorbench score --pred runs/x/outputs/samples/gray --gt runs/x/outputs/samples/_ground_truth --metrics cpsnr
+    """
+    from colorbench.cli.run_cmd import print_summary
+    from colorbench.device import resolve_device
+    from colorbench.reporting import Reporter
+    from colorbench.scoring import score_dirs
+    from colorbench.selection import resolve_metrics
+
+    reporter = Reporter(quiet=quiet)
+    specs, unavailable = resolve_metrics(registries(), split_csv(metrics), strict=strict)
+    for line in unavailable:
+        reporter.warn(line)
+    out_dir = out or Path("runs") / f"score-{pred.resolve().name}"
+    summary = score_dirs(pred, gt, specs, out_dir, resize_pred=resize_pred, batch_size=batch_size,
+                         workers=workers, device=resolve_device(device), reporter=reporter,
+                         unavailable=unavailable)
+    console = Console()
+    print_summary(summary, [s.name for s in specs if s.kind == "per_image"][:8], console)
+    console.print(f"results: {out_dir}")

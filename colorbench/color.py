@@ -1,0 +1,88 @@
+"""sRGB (IEC 61966-2-1, D65) <-> CIE L*a*b* in pure torch: batched, differentiable.
+
+Constants and branch points follow ``skimage.color`` (rgb2lab / lab2rgb with illuminant
+D65, 2° observer) so that results agree with it to within 1e-3 ΔE on every 8-bit colour.
+Tensors are channels-first: ``[..., 3, H, W]`` (``dim=-3``); pass ``dim`` for other layouts.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# skimage.color.colorconv.xyz_from_rgb (sRGB primaries, D65)
+_XYZ_FROM_RGB = (
+    (0.412453, 0.357580, 0.180423),
+    (0.212671, 0.715160, 0.072169),
+    (0.019334, 0.119193, 0.950227),
+)
+_WHITE_D65 = (0.95047, 1.0, 1.08883)
+_EPS = 0.008856  # (6/29)^3 as rounded in skimage
+_KAPPA = 7.787
+_F_EPS = 0.2068966  # cube root of _EPS, as rounded in skimage
+
+
+def _matrix(dtype: torch.dtype, device: torch.device, inverse: bool = False) -> torch.Tensor:
+    m = torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64)
+    if inverse:
+        m = torch.linalg.inv(m)
+    return m.to(dtype=dtype, device=device)
+
+
+def _apply(m: torch.Tensor, x: torch.Tensor, dim: int) -> torch.Tensor:
+    x = x.movedim(dim, -1)
+    return (x @ m.T).movedim(-1, dim)
+
+
+def _float(x: torch.Tensor) -> torch.Tensor:
+    if x.dtype == torch.uint8:
+        return x.to(torch.float32) / 255.0
+    return x if x.is_floating_point() else x.to(torch.float32)
+
+
+def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
+    return torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055).clamp_min(0) ** 2.4, rgb / 12.92)
+
+
+def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
+    return torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-12) ** (1 / 2.4) - 0.055, 12.92 * lin)
+
+
+def rgb_to_lab(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
+    """sRGB -> L*a*b*. ``rgb`` is uint8 in [0, 255] or float in [0, 1]."""
+    rgb = _float(rgb)
+    xyz = _apply(_matrix(rgb.dtype, rgb.device), srgb_to_linear(rgb), dim)
+    white = torch.tensor(_WHITE_D65, dtype=rgb.dtype, device=rgb.device)
+    shape = [1] * xyz.dim()
+    shape[dim] = 3
+    t = xyz / white.view(shape)
+    f = torch.where(t > _EPS, t.clamp_min(1e-12) ** (1 / 3), _KAPPA * t + 16.0 / 116.0)
+    fx, fy, fz = f.unbind(dim)
+    L = 116.0 * fy - 16.0
+    return torch.stack((L, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim)
+
+
+def lab_to_rgb(lab: torch.Tensor, dim: int = -3, clip: bool = True) -> torch.Tensor:
+    """L*a*b* -> sRGB float in [0, 1] (clipped unless ``clip=False``)."""
+    lab = _float(lab)
+    L, a, b = lab.unbind(dim)
+    fy = (L + 16.0) / 116.0
+    fx = a / 500.0 + fy
+    fz = (fy - b / 200.0).clamp_min(0.0)  # skimage clips negative Z to 0
+    f = torch.stack((fx, fy, fz), dim)
+    t = torch.where(f > _F_EPS, f**3, (f - 16.0 / 116.0) / _KAPPA)
+    white = torch.tensor(_WHITE_D65, dtype=lab.dtype, device=lab.device)
+    shape = [1] * t.dim()
+    shape[dim] = 3
+    xyz = t * white.view(shape)
+    rgb = linear_to_srgb(_apply(_matrix(lab.dtype, lab.device, inverse=True), xyz, dim))
+    return rgb.clamp(0.0, 1.0) if clip else rgb
+
+
+def quantize(rgb: torch.Tensor) -> torch.Tensor:
+    """Float sRGB in [0, 1] -> uint8: clip, scale by 255, round half up."""
+    return (rgb.clamp(0.0, 1.0) * 255.0 + 0.5).floor().to(torch.uint8)
+
+
+def join_lab(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """Concatenate L* [B,1,H,W] and a*b* [B,2,H,W] into Lab [B,3,H,W]."""
+    return torch.cat((L, ab.to(L.dtype)), dim=1)

@@ -1,0 +1,24 @@
+"""Colorizing one photo at full resolution (``colorbench colorize``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch.nn.functional as F
+
+from colorbench.color import join_lab, lab_to_rgb, quantize
+from colorbench.protocol import lightness, resize, to_tensor
+
+
+def colorize_rgb(colorizer: Any, rgb: np.ndarray, size: int = 256, device: Any = "cpu") -> np.ndarray:
+    """The photo's own L* at full resolution + a*b* predicted at ``size`` x ``size`` and
+    upsampled bilinearly (``size=0``: predict at native size). Returns RGB uint8."""
+    L_full = lightness(to_tensor(rgb)).unsqueeze(0).to(device)
+    L_in = L_full if size == 0 else lightness(to_tensor(resize(rgb, size, "stretch"))).unsqueeze(0).to(device)
+    ab = colorizer.colorize(L_in).float()
+    if ab.shape[-2:] != L_full.shape[-2:]:
+        ab = F.interpolate(ab, size=L_full.shape[-2:], mode="bilinear", align_corners=False)
+    out = quantize(lab_to_rgb(join_lab(L_full, ab)))
+    return out[0].permute(1, 2, 0).cpu().numpy()
+

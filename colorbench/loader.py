@@ -1,0 +1,73 @@
+"""Decoding and protocol preprocessing in DataLoader workers; failures travel as data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from colorbench.protocol import lightness, resize, to_tensor
+from colorbench.specs import Dataset
+
+
+@dataclass
+class Item:
+    id: str
+    rgb: torch.Tensor | None = None  # uint8 [3, H, W] after the protocol's resize
+    L: torch.Tensor | None = None  # float32 [1, H, W]
+    error: str | None = None
+    load_seconds: float = 0.0
+
+
+class ProtocolDataset(torch.utils.data.Dataset[Item]):
+    """Wraps a colorbench Dataset: decode, resize, take L*; never raises for one bad image."""
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int], size: int, mode: str):
+        self.dataset, self.indices, self.size, self.mode = dataset, list(indices), size, mode
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: int) -> Item:
+        index = self.indices[k]
+        image_id = str(self.dataset.ids[index])
+        t0 = time.perf_counter()
+        try:
+            sample = self.dataset.load(index)
+            rgb = to_tensor(resize(sample.image, self.size, self.mode))
+            L = lightness(rgb)
+        except Exception as exc:
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            return Item(image_id, error=text, load_seconds=time.perf_counter() - t0)
+        return Item(image_id, rgb, L, load_seconds=time.perf_counter() - t0)
+
+
+def collate(items: list[Item]) -> list[Item]:
+    return items
+
+
+def make_loader(
+    dataset: Dataset, indices: Sequence[int], *, size: int, mode: str, batch_size: int,
+    workers: int, pin_memory: bool = False,
+) -> torch.utils.data.DataLoader[Item]:
+    return torch.utils.data.DataLoader(
+        ProtocolDataset(dataset, indices, size, mode),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+        prefetch_factor=4 if workers > 0 else None,
+    )
+
+
+def group_by_shape(items: Sequence[Item]) -> list[list[Item]]:
+    """Split a batch into runs of equal image size (``--resize none`` mixes sizes)."""
+    groups: dict[tuple[int, ...], list[Item]] = {}
+    for it in items:
+        assert it.rgb is not None
+        groups.setdefault(tuple(it.rgb.shape), []).append(it)
+    return list(groups.values())

@@ -1,0 +1,59 @@
+"""The metrics of one run, built once and applied batch by batch (run and score share it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from colorbench.batch import MetricBatch
+from colorbench.specs import MetricSpec
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class MetricSet:
+    def __init__(self, specs: Sequence[MetricSpec], device: Any = "cpu"):
+        self.specs = list(specs)
+        self.device = device
+        self.per_image = [s for s in self.specs if s.kind == "per_image"]
+        self.distribution = [s for s in self.specs if s.kind == "distribution"]
+        self._fns: dict[str, Any] = {}
+
+    @property
+    def per_image_ids(self) -> list[str]:
+        return [s.name for s in self.per_image]
+
+    @property
+    def distribution_ids(self) -> list[str]:
+        return [s.name for s in self.distribution]
+
+    def metadata(self) -> dict[str, dict[str, Any]]:
+        return {m.name: {"display_name": m.display_name, "higher_is_better": m.higher_is_better,
+                         "range": list(m.range), "kind": m.kind, "plugin": m.plugin,
+                         "citation": m.citation} for m in self.specs}
+
+    def _fn(self, spec: MetricSpec) -> Any:
+        if spec.name not in self._fns:
+            self._fns[spec.name] = spec.build(device=self.device)
+        return self._fns[spec.name]
+
+    def accumulators(self) -> dict[str, Any]:
+        return {s.name: s.build(device=self.device) for s in self.distribution}
+
+    def score(self, batch: MetricBatch) -> tuple[dict[str, list[float | None]], list[str]]:
+        """Per-image values of every per-image metric, and one error line per failed metric."""
+        values: dict[str, list[float | None]] = {}
+        errors: list[str] = []
+        n = len(batch)
+        for spec in self.per_image:
+            try:
+                out = self._fn(spec)(batch)
+                values[spec.name] = torch.as_tensor(out).detach().double().cpu().reshape(n).tolist()
+            except Exception as exc:
+                errors.append(f"metric {spec.name}: {one_line(exc)}")
+                values[spec.name] = [None] * n
+        return values, errors

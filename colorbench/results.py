@@ -1,0 +1,125 @@
+"""The run directory of DESIGN.md §6: run.json, per_image.csv, summary.csv.
+
+per_image.csv is appended and flushed per batch. A run killed at any moment leaves at most
+a partial last line, which the next open drops; rows are keyed on (dataset, model,
+image_id), so a resumed run never writes a key twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+FIXED_COLUMNS = ("dataset", "model", "image_id", "status", "error", "seconds")
+Key = tuple[str, str, str]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)  # shortest exact round-trip
+    return str(value)
+
+
+def parse_value(text: str) -> float | None:
+    if text == "":
+        return None
+    return float(text)
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Read a per_image.csv, ignoring a partial last line left by a killed run."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], []
+    if data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
+    header = list(reader.fieldnames or [])
+    rows = [r for r in reader if None not in r and len(r) == len(header)]
+    return header, rows
+
+
+class PerImageWriter:
+    """Append-only per_image.csv with resume."""
+
+    def __init__(self, path: Path, columns: Sequence[str]):
+        self.path = path
+        header, rows = read_rows(path)
+        self.columns = list(FIXED_COLUMNS) + [c for c in columns if c not in FIXED_COLUMNS]
+        for c in header:  # keep columns of earlier runs in the same directory
+            if c not in self.columns:
+                self.columns.append(c)
+        self.rows: dict[Key, dict[str, str]] = {}
+        for r in rows:
+            self.rows.setdefault((r["dataset"], r["model"], r["image_id"]), r)
+        if header != self.columns or len(self.rows) != len(rows) or not path.exists():
+            self._rewrite()
+        self._file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+
+    def _rewrite(self) -> None:
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore", restval="")
+        w.writeheader()
+        w.writerows(self.rows.values())
+        atomic_write_text(self.path, buf.getvalue())
+
+    def done(self, dataset: str, model: str) -> set[str]:
+        return {k[2] for k in self.rows if k[0] == dataset and k[1] == model}
+
+    def drop(self, dataset: str, model: str) -> int:
+        """Forget the rows of one (dataset, model) pair (its config changed)."""
+        keys = [k for k in self.rows if k[0] == dataset and k[1] == model]
+        for k in keys:
+            del self.rows[k]
+        if keys:
+            self._file.close()
+            self._rewrite()
+            self._file = open(self.path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+            self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+        return len(keys)
+
+    def append(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            key = (row["dataset"], row["model"], row["image_id"])
+            if key in self.rows:
+                continue
+            text = {c: format_value(row.get(c)) for c in self.columns}
+            self.rows[key] = text
+            self._writer.writerow(text)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()

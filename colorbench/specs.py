@@ -1,0 +1,214 @@
+"""What plugins register: declarative specs holding names, metadata and lazy factories.
+
+Building a spec is cheap (no torch model is made); factories run only when used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from colorbench.errors import ColorbenchError
+
+OptionType = type[bool] | type[int] | type[float] | type[str]
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """A ``--set KEY=VALUE`` option a plugin declares (shown by ``list --verbose``)."""
+
+    name: str
+    type: OptionType = str
+    default: Any = None
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+
+    def parse(self, text: str | Any) -> Any:
+        """Convert the command-line text to the declared type; raise one clear line."""
+        if not isinstance(text, str):
+            value = text
+        elif self.type is bool:
+            low = text.strip().lower()
+            if low not in _TRUE | _FALSE:
+                raise ColorbenchError(f"option {self.name}={text!r}: expected true or false")
+            value = low in _TRUE
+        else:
+            try:
+                value = self.type(text)
+            except ValueError:
+                raise ColorbenchError(
+                    f"option {self.name}={text!r}: expected a {self.type.__name__}"
+                ) from None
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(map(str, self.choices))
+            raise ColorbenchError(f"option {self.name}={value!r}: choose one of {allowed}")
+        return value
+
+
+@dataclass
+class Sample:
+    """One dataset item: a stable id, an RGB uint8 image [H, W, 3] and optional extras."""
+
+    id: str
+    image: np.ndarray
+    semantic: np.ndarray | None = None  # int [H, W] class ids, when the dataset has them
+    label: int | str | None = None
+    path: str | None = None
+
+
+@runtime_checkable
+class Colorizer(Protocol):
+    """Maps L* [B,1,H,W] float32 in [0, 100] to a*b* [B,2,H,W] float32, same size and device."""
+
+    def colorize(self, L: Any) -> Any: ...
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """A fixed, ordered list of samples; ``load`` may raise for a broken file."""
+
+    ids: Sequence[str]
+
+    def load(self, index: int) -> Sample: ...
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Pretrained weights described as data (timm/torchvision style)."""
+
+    name: str
+    file: str  # file name inside the package or the cache
+    sha256: str
+    url: str | None = None
+    licence: str = ""
+    training: str = ""  # the command and data that produced them
+    path: Path | None = None  # shipped inside a package: the absolute path
+
+    def locate(self) -> Path | None:
+        """The shipped or cached file if it exists, else None."""
+        from colorbench.checkpoints import find_weights
+
+        return find_weights(self)
+
+
+@dataclass
+class _Spec:
+    name: str
+    description: str = ""
+    options: tuple[Option, ...] = ()
+    plugin: str = field(default="", compare=False)  # set by the registry
+
+    def option(self, name: str) -> Option | None:
+        return next((o for o in self.options if o.name == name), None)
+
+
+@dataclass
+class ColorizerSpec(_Spec):
+    """A colorizer. ``factory(device=, checkpoint=, **options)`` returns a Colorizer."""
+
+    factory: Callable[..., Colorizer] = field(default=None)  # type: ignore[assignment]
+    needs_weights: bool = False
+    weights: Weights | None = None  # the default weights when needs_weights
+    # Training support: train(dataset=, val_dataset=, config=, out_dir=, device=, resume=)
+    train: Callable[..., Any] | None = None
+    configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    default_config: str | None = None
+    extra_columns: tuple[str, ...] = ()  # per-image columns the colorizer reports
+
+    def __post_init__(self) -> None:
+        if not callable(self.factory):
+            raise TypeError(f"ColorizerSpec {self.name!r}: factory must be callable")
+
+    @property
+    def trainable(self) -> bool:
+        return self.train is not None
+
+    def weights_available(self) -> bool:
+        return not self.needs_weights or (self.weights is not None and self.weights.locate() is not None)
+
+
+@dataclass
+class DatasetSpec(_Spec):
+    """A dataset. ``factory(split=, root=, **options)`` returns a Dataset.
+
+    ``needs_root``: the dataset reads files under ``--data-root/<name>`` (or
+    ``$COLORBENCH_DATA/<name>``); ``root`` is None for generated or embedded sets.
+    """
+
+    factory: Callable[..., Dataset] = field(default=None)  # type: ignore[assignment]
+    needs_root: bool = False
+    splits: tuple[str, ...] = ("test",)
+    default_split: str | None = None
+    homepage: str = ""
+    licence: str = ""
+
+    def __post_init__(self) -> None:
+        if not callable(self.factory):
+            raise TypeError(f"DatasetSpec {self.name!r}: factory must be callable")
+
+
+MetricKind = Literal["per_image", "distribution"]
+
+
+@dataclass
+class MetricSpec(_Spec):
+    """A metric over uint8 sRGB predictions and ground truths.
+
+    Per-image metrics give ``fn`` (a function ``MetricBatch -> Tensor[B]``) or a
+    ``factory(device=, **options)`` returning such a function (for metrics that build a
+    network once). Distribution metrics give a factory returning an accumulator with
+    ``update(batch)`` and ``compute() -> float``.
+    """
+
+    fn: Callable[..., Any] | None = None
+    factory: Callable[..., Any] | None = None
+    display_name: str = ""
+    higher_is_better: bool = True
+    range: tuple[float, float] = (float("-inf"), float("inf"))
+    kind: MetricKind = "per_image"
+    citation: str = ""
+    aliases: tuple[str, ...] = ()
+    # Raises WeightsUnavailableError (one line: file, URL, where to put it) when the
+    # metric cannot run here; None when it needs nothing.
+    check_available: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.fn is None) == (self.factory is None):
+            raise TypeError(f"MetricSpec {self.name!r}: give exactly one of fn or factory")
+        if self.kind == "distribution" and self.factory is None:
+            raise TypeError(f"MetricSpec {self.name!r}: distribution metrics need a factory")
+        if not self.display_name:
+            self.display_name = self.name.upper()
+
+    def build(self, device: Any = "cpu", **options: Any) -> Any:
+        if self.fn is not None:
+            if options:
+                import functools
+
+                return functools.partial(self.fn, **options)
+            return self.fn
+        assert self.factory is not None
+        return self.factory(device=device, **options)
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.higher_is_better else "↓"
+
+
+@dataclass
+class SegmenterSpec(_Spec):
+    """A segmenter. ``factory(device=, **options)`` returns an object with
+    ``segment(rgb: uint8 [H, W, 3]) -> int array [H, W]``."""
+
+    factory: Callable[..., Any] = field(default=None)  # type: ignore[assignment]
+    needs_weights: bool = False
+
+    def __post_init__(self) -> None:
+        if not callable(self.factory):
+            raise TypeError(f"SegmenterSpec {self.name!r}: factory must be callable")

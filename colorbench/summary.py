@@ -1,0 +1,85 @@
+"""Dataset-level summaries from per-image rows: mean, 95% t interval, counts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+SUMMARY_FIXED = ("dataset", "model", "n", "n_failed")
+
+
+def t_halfwidth(values: Sequence[float], level: float = 0.95) -> float | None:
+    """Half-width of the Student-t confidence interval of the mean (None for n < 2)."""
+    n = len(values)
+    if n < 2:
+        return None
+    from scipy.stats import t
+
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return float(t.ppf(0.5 + level / 2, n - 1) * math.sqrt(var / n))
+
+
+def summary_columns(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    cols = list(SUMMARY_FIXED)
+    for mid, meta in metrics.items():
+        if meta.get("kind") == "distribution":
+            cols.append(mid)
+            continue
+        cols += [mid, f"{mid}_ci95"]
+        if math.isinf(float(meta.get("range", [0, 0])[1])):
+            cols.append(f"{mid}_n_inf")
+    cols.append("images_per_s")
+    return cols
+
+
+def summarize(
+    rows: Iterable[Mapping[str, str]],
+    metrics: Mapping[str, Mapping[str, Any]],
+    pairs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per (dataset, model) in first-seen order.
+
+    ``metrics``: id -> metadata (kind, range). ``pairs``: "dataset/model" -> extra values
+    (``images_per_s`` and distribution metric values) recorded by the engine.
+    """
+    groups: dict[tuple[str, str], list[Mapping[str, str]]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["model"]), []).append(r)
+    for key in pairs or {}:
+        ds, _, model = key.partition("/")
+        groups.setdefault((ds, model), [])
+    out = []
+    for (ds, model), group in groups.items():
+        ok = [r for r in group if r.get("status") == "ok"]
+        row: dict[str, Any] = {"dataset": ds, "model": model, "n": len(ok), "n_failed": len(group) - len(ok)}
+        extra = (pairs or {}).get(f"{ds}/{model}", {})
+        for mid, meta in metrics.items():
+            if meta.get("kind") == "distribution":
+                row[mid] = extra.get(mid)
+                continue
+            vals = [float(r[mid]) for r in ok if r.get(mid, "") not in ("", None)]
+            finite = [v for v in vals if math.isfinite(v)]
+            row[mid] = sum(finite) / len(finite) if finite else None
+            row[f"{mid}_ci95"] = t_halfwidth(finite)
+            if math.isinf(float(meta.get("range", [0, 0])[1])):
+                row[f"{mid}_n_inf"] = sum(1 for v in vals if math.isinf(v))
+        row["images_per_s"] = extra.get("images_per_s")
+        out.append(row)
+    return out
+
+
+def write_summary(path: Any, summary: list[dict[str, Any]], metrics: Mapping[str, Mapping[str, Any]]) -> None:
+    """Write summary.csv atomically."""
+    import csv
+    import io
+
+    from colorbench.results import atomic_write_text, format_value
+
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=summary_columns(metrics), extrasaction="ignore")
+    w.writeheader()
+    for row in summary:
+        w.writerow({k: format_value(v) for k, v in row.items()})
+    atomic_write_text(path, buf.getvalue())

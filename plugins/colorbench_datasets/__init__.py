@@ -1,0 +1,1 @@
+"""Built-in datasets: embedded ``samples``, synthetic ``shapes`` and any ``folder`` of images."""

@@ -1,0 +1,1 @@
+"""The ``gray`` colorizer: a* = b* = 0, the lower bound every model should beat."""

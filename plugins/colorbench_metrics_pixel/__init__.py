@@ -1,0 +1,1 @@
+"""Pixel-difference metrics: mse, cpsnr (alias psnr)."""
