@@ -40,7 +40,22 @@ def _float(x: torch.Tensor) -> torch.Tensor:
 
 
 def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
+    """Undo the sRGB transfer curve. uint8 input uses an exact 256-entry table (fast);
+    float input in [0, 1] is computed."""
+    if rgb.dtype == torch.uint8:
+        return torch.take(_linear_table(rgb.device), rgb.long())
     return torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055).clamp_min(0) ** 2.4, rgb / 12.92)
+
+
+_TABLES: dict[torch.device, torch.Tensor] = {}
+
+
+def _linear_table(device: torch.device) -> torch.Tensor:
+    if device not in _TABLES:
+        v = torch.arange(256, dtype=torch.float64) / 255.0
+        table = torch.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
+        _TABLES[device] = table.to(torch.float32).to(device)
+    return _TABLES[device]
 
 
 def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
@@ -48,10 +63,11 @@ def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
 
 
 def rgb_to_lab(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
-    """sRGB -> L*a*b*. ``rgb`` is uint8 in [0, 255] or float in [0, 1]."""
-    rgb = _float(rgb)
-    xyz = _apply(_matrix(rgb.dtype, rgb.device), srgb_to_linear(rgb), dim)
-    white = torch.tensor(_WHITE_D65, dtype=rgb.dtype, device=rgb.device)
+    """sRGB -> L*a*b*. ``rgb`` is uint8 in [0, 255] or float in [0, 1] (the result has the
+    float dtype of the input, float32 for uint8)."""
+    lin = srgb_to_linear(rgb) if rgb.dtype == torch.uint8 else srgb_to_linear(_float(rgb))
+    xyz = _apply(_matrix(lin.dtype, lin.device), lin, dim)
+    white = torch.tensor(_WHITE_D65, dtype=lin.dtype, device=lin.device)
     shape = [1] * xyz.dim()
     shape[dim] = 3
     t = xyz / white.view(shape)
@@ -59,6 +75,17 @@ def rgb_to_lab(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
     fx, fy, fz = f.unbind(dim)
     L = 116.0 * fy - 16.0
     return torch.stack((L, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim)
+
+
+def lightness(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
+    """L* only (keeps ``dim`` with size 1): cheaper than ``rgb_to_lab`` as L* needs only Y."""
+    lin = srgb_to_linear(rgb) if rgb.dtype == torch.uint8 else srgb_to_linear(_float(rgb))
+    weights = torch.tensor(_XYZ_FROM_RGB[1], dtype=lin.dtype, device=lin.device)
+    shape = [1] * lin.dim()
+    shape[dim] = 3
+    y = (lin * weights.view(shape)).sum(dim, keepdim=True) / _WHITE_D65[1]
+    f = torch.where(y > _EPS, y.clamp_min(1e-12) ** (1 / 3), _KAPPA * y + 16.0 / 116.0)
+    return 116.0 * f - 16.0
 
 
 def lab_to_rgb(lab: torch.Tensor, dim: int = -3, clip: bool = True) -> torch.Tensor:

@@ -48,6 +48,10 @@ def collate(items: list[Item]) -> list[Item]:
     return items
 
 
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)  # workers decode in parallel; no intra-op oversubscription
+
+
 def make_loader(
     dataset: Dataset, indices: Sequence[int], *, size: int, mode: str, batch_size: int,
     workers: int, pin_memory: bool = False,
@@ -61,6 +65,7 @@ def make_loader(
         pin_memory=pin_memory,
         persistent_workers=False,
         prefetch_factor=4 if workers > 0 else None,
+        worker_init_fn=_one_thread if workers > 0 else None,
     )
 
 

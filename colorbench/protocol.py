@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorbench.color import join_lab, lab_to_rgb, quantize, rgb_to_lab
+from colorbench.color import join_lab, lab_to_rgb, quantize
+from colorbench.color import lightness as _lightness
 
 ResizeMode = Literal["crop", "stretch", "none"]
 RESIZE_MODES: tuple[str, ...] = ("crop", "stretch", "none")
@@ -45,7 +46,7 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
 
 def lightness(rgb: torch.Tensor) -> torch.Tensor:
     """uint8 RGB [..., 3, H, W] -> L* float32 [..., 1, H, W] in [0, 100]."""
-    return rgb_to_lab(rgb)[..., :1, :, :].to(torch.float32)
+    return _lightness(rgb).to(torch.float32)
 
 
 def rebuild(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,5 @@
+"""``python -m colorbench`` = the ``colorbench`` command."""
+
+from colorbench.cli import main
+
+main()
