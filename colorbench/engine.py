@@ -101,6 +101,8 @@ class Runner:
         self.per_image_ids = self.metric_set.per_image_ids
         self.dist_ids = self.metric_set.distribution_ids
         self._colorizers: dict[str, Any] = {}
+        self._selected: set[tuple[str, str, str]] = set()  # keys this invocation covers
+        self._pairs_run: list[str] = []
 
     # ----------------------------------------------------------------- set-up
     def _run_dir(self) -> Path:
@@ -178,12 +180,14 @@ class Runner:
                 continue
             n = len(ids) if cfg.limit is None else min(cfg.limit, len(ids))
             for spec in self.models:
-                self._run_pair(ds.name, ds.fingerprint, dataset, n, spec, writer, pairs, manifest, run_dir)
+                fingerprint = {**ds.fingerprint, "options": self.options.get(ds.spec.name, {})}
+                self._run_pair(ds.name, fingerprint, dataset, n, spec, writer, pairs, manifest, run_dir)
                 results.write_json(run_dir / "run.json", manifest)
         writer.close()
         manifest["finished"] = now()
         _, rows = results.read_rows(per_image_path)
-        summary = summarize(rows, metric_meta, pairs)
+        rows = [r for r in rows if (r["dataset"], r["model"], r["image_id"]) in self._selected]
+        summary = summarize(rows, metric_meta, {k: pairs[k] for k in self._pairs_run if k in pairs})
         write_summary(run_dir / "summary.csv", summary, metric_meta)
         results.write_json(run_dir / "run.json", manifest)
         from colorbench.leaderboard import write_run_leaderboards
@@ -230,6 +234,8 @@ class Runner:
                 self.report.warn(f"{key}: configuration or checkpoint changed; recomputing {dropped} earlier rows")
             old = {}
         ids = [str(dataset.ids[i]) for i in range(n)]
+        self._selected.update((ds_name, spec.name, i) for i in ids)
+        self._pairs_run.append(key)
         done = writer.done(ds_name, spec.name)
         todo = [i for i in range(n) if ids[i] not in done]
         need_dist = bool(self.dist_ids) and (todo or any(old.get(m) is None for m in self.dist_ids))

@@ -47,9 +47,6 @@ def summarize(
     groups: dict[tuple[str, str], list[Mapping[str, str]]] = {}
     for r in rows:
         groups.setdefault((r["dataset"], r["model"]), []).append(r)
-    for key in pairs or {}:
-        ds, _, model = key.partition("/")
-        groups.setdefault((ds, model), [])
     out = []
     for (ds, model), group in groups.items():
         ok = [r for r in group if r.get("status") == "ok"]
