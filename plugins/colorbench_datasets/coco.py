@@ -7,6 +7,8 @@ Layout (the official downloads, unzipped side by side)::
     <root>/annotations/instances_val2017.json         optional: things (annotations_trainval2017.zip)
     <root>/annotations/stuff_val2017.json             optional: stuff (stuff_annotations_trainval2017.zip)
 
+``<root>/images/val2017/`` (and ``images/train2017/``) is accepted as well.
+
 ids are the file stems (``000000000139``), in sorted order. When the split's instances
 json exists, each sample carries ``semantic`` (int32 [H, W]) built with pycocotools:
 
@@ -83,6 +85,8 @@ class Coco:
         folder = FOLDERS[self.split]
         self.root = require_root(NAME, root, _expected(folder))
         images = self.root / folder
+        if not images.is_dir() and (self.root / "images" / folder).is_dir():
+            images = self.root / "images" / folder  # the common <root>/images/val2017 variant
         if not images.is_dir():
             raise layout_error(NAME, self.root, _expected(folder), describe(self.root))
         self.paths = image_files(images)

@@ -91,7 +91,7 @@ def layout_error(name: str, root: Path | None, expected: Iterable[str], found: s
     where = str(root) if root is not None else f"<data-root>/{name}"
     paths = "; ".join(e.replace("<root>", where) for e in expected)
     return DatasetError(
-        f"dataset {name!r}: {problem} in {where}{also}. Expected: {paths}. "
+        f"dataset {name!r}: {problem} at {where}{also}. Expected: {paths}. "
         f"Found: {found}. Download: {src.homepage} (licence: {src.licence})."
     )
 
@@ -103,7 +103,7 @@ def require_root(name: str, root: Path | str | None, expected: Sequence[str]) ->
                            problem="no data root")
     path = Path(root)
     if not path.is_dir():
-        raise layout_error(name, path, expected, describe(path), problem="dataset folder missing")
+        raise layout_error(name, path, expected, describe(path), problem="folder missing")
     return path
 
 
