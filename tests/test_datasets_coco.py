@@ -90,3 +90,24 @@ def test_malformed_roots(tmp_path):
         Coco(root=root)
     with pytest.raises(DatasetError, match=r"unknown split 'val'"):
         Coco(split="val", root=root)
+
+
+def test_broken_annotation_keeps_the_image(tmp_path, caplog):
+    import json
+    import logging
+
+    root = make_coco(tmp_path / "coco", n_val=3, n_train=1, stuff=False)
+    path = root / "annotations" / "instances_val2017.json"
+    data = json.loads(path.read_text())
+    data["annotations"].append({"id": 9, "image_id": 2, "category_id": 1, "iscrowd": 1, "area": 5.0,
+                                "bbox": [0, 0, 1, 1], "segmentation": {"size": [H, W], "counts": "@@garbage"}})
+    data["annotations"].append({"id": 8, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 0.0,
+                                "bbox": [0, 0, 0, 0], "segmentation": []})  # empty: skipped
+    path.write_text(json.dumps(data))
+    ds = Coco(root=root)
+    assert ds.load(0).semantic is not None
+    with caplog.at_level(logging.WARNING, logger="colorbench.datasets"):
+        sample = ds.load(1)
+        ds.load(1)
+    assert sample.semantic is None and sample.image.shape == (H, W, 3)
+    assert len(caplog.records) == 1 and "semantic map of 000000000002" in caplog.text

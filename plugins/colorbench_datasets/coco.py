@@ -23,6 +23,8 @@ The stuff class 183 "other" (thing pixels in COCO-Stuff) is skipped: those pixel
 their thing class, or stay 0. ``stuff=false`` ignores the stuff json; ``semantic=false``
 skips annotations entirely. An image absent from the json, or whose json size differs
 from the decoded image, gets ``semantic=None``; an image listed without annotations is 0.
+An annotation pycocotools cannot decode gives that image ``semantic=None`` (one warning
+line), never a failed row: the colorization scores do not depend on it.
 ``classes`` maps each semantic value to its category name.
 """
 
@@ -44,6 +46,7 @@ from colorbench_datasets.layout import (
     image_files,
     layout_error,
     require_root,
+    warn,
 )
 
 NAME = "coco"
@@ -96,6 +99,7 @@ class Coco:
         self.apis: list[Any] = []
         self.classes: dict[int, str] = {}
         self._remap: dict[int, int] | None = None
+        self._warned = False
         ann = self.root / "annotations"
         if semantic and (ann / f"instances_{folder}.json").is_file():
             files = [ann / f"instances_{folder}.json"]
@@ -133,7 +137,8 @@ class Coco:
                 continue
             if (int(info["height"]), int(info["width"])) != shape:
                 return None
-            anns = [a for a in api.imgToAnns.get(image_id, []) if a.get("category_id") != STUFF_OTHER]
+            anns = [a for a in api.imgToAnns.get(image_id, [])
+                    if a.get("category_id") != STUFF_OTHER and a.get("segmentation")]
             for a in sorted(anns, key=lambda a: -float(a.get("area", 0.0))):
                 mask = api.annToMask(a).astype(bool)
                 cid = int(a["category_id"])
@@ -143,5 +148,13 @@ class Coco:
     def load(self, index: int) -> Sample:
         path = self.paths[index]
         image = load_rgb(path)
-        semantic = self.semantic_map(index, image.shape[:2])
+        try:
+            semantic = self.semantic_map(index, image.shape[:2])
+        except Exception as exc:  # a broken annotation must not cost the image its scores
+            semantic = None
+            if not self._warned:
+                self._warned = True
+                reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+                warn(f"dataset 'coco': cannot build the semantic map of {self.ids[index]} ({reason}); "
+                     "images with broken annotations get semantic=None")
         return Sample(id=self.ids[index], image=image, semantic=semantic, path=str(path))
