@@ -68,7 +68,14 @@ class ResolvedDataset:
         if not self.spec.needs_root:
             return None
         base = data_root or os.environ.get(DATA_ENV)
-        return Path(base).expanduser() / self.name if base else None
+        if not base:
+            return None
+        parent = Path(base).expanduser()
+        if not (parent / self.name).exists():
+            for alias in self.spec.root_names:
+                if (parent / alias).is_dir():
+                    return parent / alias
+        return parent / self.name
 
     @property
     def fingerprint(self) -> dict[str, Any]:

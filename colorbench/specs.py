@@ -139,10 +139,13 @@ class DatasetSpec(_Spec):
 
     ``needs_root``: the dataset reads files under ``--data-root/<name>`` (or
     ``$COLORBENCH_DATA/<name>``); ``root`` is None for generated or embedded sets.
+    ``root_names``: other folder names accepted under the data root when ``<name>`` is
+    absent (e.g. torchvision's ``flowers-102``), tried in order.
     """
 
     factory: Callable[..., Dataset] = field(default=None)  # type: ignore[assignment]
     needs_root: bool = False
+    root_names: tuple[str, ...] = ()
     splits: tuple[str, ...] = ("test",)
     default_split: str | None = None
     homepage: str = ""

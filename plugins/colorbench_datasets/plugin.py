@@ -1,10 +1,12 @@
-"""Registers the datasets ``samples``, ``shapes`` and ``folder``."""
+"""Registers the datasets ``samples``, ``shapes``, ``folder`` and the six standard sets
+(``coco``, ``flowers``, ``places365``, ``imagenet``, ``celeba``, ``ade20k``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from colorbench import DatasetSpec, Option, hookimpl
+from colorbench_datasets.layout import SOURCES
 
 
 def _samples(**kw: Any) -> Any:
@@ -23,6 +25,39 @@ def _folder(**kw: Any) -> Any:
     from colorbench_datasets.folder import Folder
 
     return Folder(**kw)
+
+
+def _lazy(module: str, cls: str) -> Any:
+    """A factory importing ``colorbench_datasets.<module>`` only when the dataset is built."""
+
+    def factory(**kw: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(f"colorbench_datasets.{module}"), cls)(**kw)
+
+    factory.__name__ = f"build_{module}"
+    return factory
+
+
+# name -> (module, class, splits, default split, description, options)
+STANDARD: dict[str, tuple[str, str, tuple[str, ...], str, str, tuple[Option, ...]]] = {
+    "coco": ("coco", "Coco", ("test", "train"), "test",
+             "COCO 2017: val2017 (test) and train2017 (train); semantic maps from annotations/",
+             (Option("semantic", bool, True, "build semantic maps when annotations/instances_*.json exists"),
+              Option("stuff", bool, True, "add stuff classes when annotations/stuff_*.json exists"),
+              Option("class_ids", str, "coco", "semantic values: COCO category ids or contiguous 1..K",
+                     choices=("coco", "contiguous")))),
+    "flowers": ("flowers", "Flowers", ("test", "train", "val"), "test",
+                "Oxford 102 Flowers: jpg/, setid.mat splits (trnid/valid/tstid), imagelabels.mat", ()),
+    "places365": ("places365", "Places365", ("val", "train", "test"), "val",
+                  "Places365-Standard 256x256: val_256 + places365_val.txt (train/test when present)", ()),
+    "imagenet": ("imagenet", "ImageNet", ("val", "val5k", "ctest10k", "train"), "val",
+                 "ImageNet-1k validation, flat or synset folders; ctest10k and val5k protocols", ()),
+    "celeba": ("celeba", "CelebA", ("test", "train", "val"), "test",
+               "CelebA aligned faces: img_align_celeba + list_eval_partition.txt", ()),
+    "ade20k": ("ade20k", "ADE20K", ("val", "train"), "val",
+               "ADE20K SceneParsing (ADEChallengeData2016): images + 150-class semantic maps", ()),
+}
 
 
 @hookimpl
@@ -51,3 +86,10 @@ def register_datasets(register: Any) -> None:
             Option("split_seed", int, 0, "seed of the hash split"),
         ),
     ))
+    for name, (module, cls, splits, default, description, options) in STANDARD.items():
+        src = SOURCES[name]
+        register(DatasetSpec(
+            name=name, factory=_lazy(module, cls), needs_root=True, splits=splits,
+            default_split=default, description=description, options=options,
+            homepage=src.homepage, licence=src.licence, root_names=src.root_names,
+        ))
