@@ -88,26 +88,40 @@ def lightness(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
     return 116.0 * f - 16.0
 
 
+def _rgb_from_xyz_rows() -> tuple[tuple[float, float, float], ...]:
+    m = torch.linalg.inv(torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64))
+    return tuple(tuple(float(v) for v in row) for row in m)
+
+
+_RGB_FROM_XYZ = _rgb_from_xyz_rows()
+
+
+def _finv(f: torch.Tensor) -> torch.Tensor:
+    return torch.where(f > _F_EPS, f * f * f, (f - 16.0 / 116.0) * (1.0 / _KAPPA))
+
+
 def lab_to_rgb(lab: torch.Tensor, dim: int = -3, clip: bool = True) -> torch.Tensor:
-    """L*a*b* -> sRGB float in [0, 1] (clipped unless ``clip=False``)."""
+    """L*a*b* -> sRGB float in [0, 1] (clipped unless ``clip=False``).
+
+    Written channel by channel (no stacked intermediates) because this runs once per
+    image in every evaluation."""
     lab = _float(lab)
     L, a, b = lab.unbind(dim)
-    fy = (L + 16.0) / 116.0
-    fx = a / 500.0 + fy
-    fz = (fy - b / 200.0).clamp_min(0.0)  # skimage clips negative Z to 0
-    f = torch.stack((fx, fy, fz), dim)
-    t = torch.where(f > _F_EPS, f**3, (f - 16.0 / 116.0) / _KAPPA)
-    white = torch.tensor(_WHITE_D65, dtype=lab.dtype, device=lab.device)
-    shape = [1] * t.dim()
-    shape[dim] = 3
-    xyz = t * white.view(shape)
-    rgb = linear_to_srgb(_apply(_matrix(lab.dtype, lab.device, inverse=True), xyz, dim))
-    return rgb.clamp(0.0, 1.0) if clip else rgb
+    fy = (L + 16.0) * (1.0 / 116.0)
+    tx = _finv(fy + a * (1.0 / 500.0)) * _WHITE_D65[0]
+    tz = _finv((fy - b * (1.0 / 200.0)).clamp_min(0.0)) * _WHITE_D65[2]  # skimage clips Z < 0
+    ty = _finv(fy)
+    channels = []
+    for m0, m1, m2 in _RGB_FROM_XYZ:
+        lin = tx * m0 + ty * m1 + tz * m2
+        channels.append(linear_to_srgb(lin))
+    rgb = torch.stack(channels, dim)
+    return rgb.clamp_(0.0, 1.0) if clip else rgb
 
 
 def quantize(rgb: torch.Tensor) -> torch.Tensor:
     """Float sRGB in [0, 1] -> uint8: clip, scale by 255, round half up."""
-    return (rgb.clamp(0.0, 1.0) * 255.0 + 0.5).floor().to(torch.uint8)
+    return rgb.clamp(0.0, 1.0).mul_(255.0).add_(0.5).floor_().to(torch.uint8)
 
 
 def join_lab(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
