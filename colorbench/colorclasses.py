@@ -74,15 +74,15 @@ def nearest_class_table(grid: ClassGrid, subset: torch.Tensor) -> torch.Tensor:
 
 
 def load_class_set(path: str | Path) -> torch.Tensor:
-    """Read class ids from a JSON list or a text file of integers (whitespace/comma separated)."""
+    """Read class ids from a JSON list or a text file of integers (whitespace/comma separated,
+    ``#`` starts a comment)."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise ColorbenchError(f"class set {path}: no such file (expected a JSON list or text of class ids)")
     text = p.read_text(encoding="utf-8")
     try:
-        values = json.loads(text) if text.lstrip().startswith("[") else [
-            int(tok) for tok in text.replace(",", " ").split() if not tok.startswith("#")
-        ]
+        body = "\n".join(line.split("#", 1)[0] for line in text.splitlines())  # '#' comments
+        values = json.loads(text) if text.lstrip().startswith("[") else body.replace(",", " ").split()
         ids = torch.tensor([int(v) for v in values], dtype=torch.int64)
     except (ValueError, TypeError) as exc:
         raise ColorbenchError(f"class set {path}: cannot read class ids ({exc})") from None
