@@ -9,7 +9,13 @@ import pytest
 import torch
 from metric_helpers import score
 
-from colorbench.colorclasses import ClassGrid, ClassMapper, count_distinct, load_class_set, nearest_class_table
+from colorbench.colorclasses import (
+    ClassGrid,
+    ClassMapper,
+    count_distinct,
+    load_class_set,
+    nearest_class_table,
+)
 from colorbench.errors import ColorbenchError
 
 
