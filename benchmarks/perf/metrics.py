@@ -14,6 +14,7 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -107,7 +108,7 @@ def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int) -> int:
     return int(summary[0]["n"])
 
 
-def timed(fn, *args) -> tuple[float, int]:  # noqa: ANN001
+def timed(fn: Any, *args: Any) -> tuple[float, int]:
     t0 = time.perf_counter()
     n = fn(*args)
     return time.perf_counter() - t0, n
