@@ -49,6 +49,7 @@ class RunConfig:
     workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     checkpoints: list[str] = field(default_factory=list)  # MODEL=PATH
     options: list[str] = field(default_factory=list)  # --set KEY=VALUE
+    metric_options: list[str] = field(default_factory=list)  # --metric-set KEY=VALUE
     data_root: str | None = None
     out: str = "runs"
     name: str | None = None
@@ -97,7 +98,8 @@ class Runner:
         specs = [*self.models, *{id(d.spec): d.spec for d in self.datasets}.values()]
         self.options = resolve_options(config.options, specs)
         self.checkpoints = parse_checkpoints(config.checkpoints, [m.name for m in self.models])
-        self.metric_set = MetricSet(self.metrics, self.device)
+        self.metric_options = resolve_options(config.metric_options, self.metrics, "--metric-set", "metric")
+        self.metric_set = MetricSet(self.metrics, self.device, self.metric_options)
         self.per_image_ids = self.metric_set.per_image_ids
         self.dist_ids = self.metric_set.distribution_ids
         self._colorizers: dict[str, Any] = {}
@@ -156,6 +158,7 @@ class Runner:
                 "datasets": [d.name for d in self.datasets],
                 "metrics": [m.name for m in self.metrics],
                 "options": self.options,
+                "metric_options": self.metric_options,
             },
             "metrics": metric_meta,
             "unavailable_metrics": self.unavailable,
@@ -226,6 +229,7 @@ class Runner:
             "dataset": ds_fingerprint, "split": cfg.split, "size": cfg.size, "resize": cfg.resize,
             "seed": cfg.seed, "model": spec.name, "options": self.options.get(spec.name, {}),
             "checkpoint": digest, "metrics": self.per_image_ids + self.dist_ids,
+            "metric_options": self.metric_options,
         })
         old = pairs.get(key, {})
         if old.get("config") not in (None, fingerprint):
@@ -264,11 +268,8 @@ class Runner:
                 advance(len(items))
         elapsed = time.perf_counter() - t0
         entry["images_per_s"] = processed / elapsed if elapsed > 0 else None
-        for mid, acc in accumulators.items():
-            try:
-                entry[mid] = float(acc.compute())
-            except Exception as exc:
-                self._fail(f"{key}: metric {mid} failed: {exc}")
+        for line in MetricSet.finish(accumulators, entry, self.report.warn):
+            self._fail(f"{key}: {line}")
 
     def _predict(self, spec: ColorizerSpec, colorizer: Any, L: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         info: dict[str, Any] = {}

@@ -51,10 +51,15 @@ def load_boards(run_dirs: list[Path]) -> list[Board]:
                 ds = row["dataset"]
                 board = boards.setdefault(ds, Board(ds, {}))
                 for mid, meta in manifest.get("metrics", {}).items():
+                    if meta.get("leaderboard_abs"):
+                        meta = {**meta, "display_name": f"|{meta.get('display_name', mid)}|"}
                     board.metrics.setdefault(mid, meta)
                 if source not in board.sources:
                     board.sources.append(source)
                 entry = {k: _num(v) if k not in ("dataset", "model") else v for k, v in row.items()}
+                for mid, meta in board.metrics.items():  # signed differences: show |mean|
+                    if meta.get("leaderboard_abs") and entry.get(mid) is not None:
+                        entry[mid] = abs(entry[mid])
                 entry["device"] = source["device"]
                 entry["run"] = source["run"]
                 entry["checkpoint"] = (manifest.get("checkpoints", {}).get(row["model"]) or {}).get("sha256", "")

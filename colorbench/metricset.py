@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
 from colorbench.batch import MetricBatch
+from colorbench.options import with_defaults
 from colorbench.specs import MetricSpec
 
 
@@ -16,9 +17,13 @@ def one_line(exc: BaseException) -> str:
 
 
 class MetricSet:
-    def __init__(self, specs: Sequence[MetricSpec], device: Any = "cpu"):
+    def __init__(self, specs: Sequence[MetricSpec], device: Any = "cpu",
+                 options: Mapping[str, Mapping[str, Any]] | None = None):
+        """``options``: metric id -> options given on the command line (``--metric-set``);
+        each metric is built with its declared defaults overridden by these."""
         self.specs = list(specs)
         self.device = device
+        self.options = {s.name: with_defaults(s, dict((options or {}).get(s.name, {}))) for s in self.specs}
         self.per_image = [s for s in self.specs if s.kind == "per_image"]
         self.distribution = [s for s in self.specs if s.kind == "distribution"]
         self._fns: dict[str, Any] = {}
@@ -34,15 +39,35 @@ class MetricSet:
     def metadata(self) -> dict[str, dict[str, Any]]:
         return {m.name: {"display_name": m.display_name, "higher_is_better": m.higher_is_better,
                          "range": list(m.range), "kind": m.kind, "plugin": m.plugin,
-                         "citation": m.citation} for m in self.specs}
+                         "citation": m.citation, "description": m.description,
+                         "leaderboard_abs": m.leaderboard_abs} for m in self.specs}
 
     def _fn(self, spec: MetricSpec) -> Any:
         if spec.name not in self._fns:
-            self._fns[spec.name] = spec.build(device=self.device)
+            self._fns[spec.name] = spec.build(device=self.device, **self.options[spec.name])
         return self._fns[spec.name]
 
     def accumulators(self) -> dict[str, Any]:
-        return {s.name: s.build(device=self.device) for s in self.distribution}
+        return {s.name: s.build(device=self.device, **self.options[s.name]) for s in self.distribution}
+
+    @staticmethod
+    def finish(accumulators: Mapping[str, Any], entry: dict[str, Any], warn: Any) -> list[str]:
+        """Store each accumulator's ``compute()`` in ``entry`` (and its optional ``info()``
+        dict as ``<id>_info``, e.g. the feature extractor used); ``info()["warnings"]`` lines
+        go to ``warn``. Returns one error line per metric that failed."""
+        errors = []
+        for mid, acc in accumulators.items():
+            try:
+                entry[mid] = float(acc.compute())
+            except Exception as exc:
+                errors.append(f"metric {mid} failed: {one_line(exc)}")
+                continue
+            info = acc.info() if callable(getattr(acc, "info", None)) else None
+            if info:
+                entry[f"{mid}_info"] = info
+                for line in info.get("warnings", []):
+                    warn(f"metric {mid}: {line}")
+        return errors
 
     def score(self, batch: MetricBatch) -> tuple[dict[str, list[float | None]], list[str]]:
         """Per-image values of every per-image metric, and one error line per failed metric."""

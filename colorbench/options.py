@@ -22,18 +22,23 @@ def split_pair(text: str, what: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-def resolve_options(entries: Iterable[str], specs: Sequence[_Spec]) -> dict[str, dict[str, Any]]:
-    """Map each spec name to its parsed options (defaults not included)."""
+def resolve_options(entries: Iterable[str], specs: Sequence[_Spec], flag: str = "--set",
+                    what: str = "colorizer or dataset") -> dict[str, dict[str, Any]]:
+    """Map each spec name to its parsed options (defaults not included).
+
+    ``flag``/``what`` name the command-line option and the kind of plugin in messages
+    (``--metric-set`` / ``metric`` for metric options).
+    """
     out: dict[str, dict[str, Any]] = {s.name: {} for s in specs}
     by_name = {s.name: s for s in specs}
     for entry in entries:
-        key, value = split_pair(entry, "--set")
+        key, value = split_pair(entry, flag)
         target, dot, short = key.partition(".")
         if dot and target in by_name:
             targets, key = [by_name[target]], short
         elif dot and target not in by_name and not any(s.option(key) for s in specs):
             raise ColorbenchError(
-                f"--set {entry}: {target!r} is not a selected colorizer or dataset "
+                f"{flag} {entry}: {target!r} is not a selected {what} "
                 f"(selected: {', '.join(by_name) or 'none'})"
             )
         else:
@@ -44,7 +49,7 @@ def resolve_options(entries: Iterable[str], specs: Sequence[_Spec]) -> dict[str,
             close = difflib.get_close_matches(key, [d.split(".", 1)[1] for d in declared], n=2)
             hint = f" Did you mean {' or '.join(close)}?" if close else ""
             listing = ", ".join(declared) if declared else "none"
-            raise ColorbenchError(f"--set {entry}: no selected plugin declares option {key!r}.{hint} Declared: {listing}.")
+            raise ColorbenchError(f"{flag} {entry}: no selected {what} declares option {key!r}.{hint} Declared: {listing}.")
         for spec in hits:
             option = spec.option(key)
             assert option is not None

@@ -84,7 +84,8 @@ class PairDataset(torch.utils.data.Dataset[PairItem]):
 def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir: Path, *,
                resize_pred: bool = False, batch_size: int = 16, workers: int = 0,
                device: torch.device | None = None, reporter: Reporter | None = None,
-               unavailable: list[str] | None = None) -> list[dict[str, Any]]:
+               unavailable: list[str] | None = None,
+               metric_options: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     reporter = reporter or Reporter()
     device = device or torch.device("cpu")
     found = match_files(pred_dir, gt_dir)
@@ -95,7 +96,7 @@ def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir:
             shown = ", ".join(ids[:10]) + (f" … (+{len(ids) - 10} more)" if len(ids) > 10 else "")
             reporter.warn(f"{len(ids)} {what}, not scored: {shown}")
     model = pred_dir.resolve().name
-    mset = MetricSet(metrics, device)
+    mset = MetricSet(metrics, device, metric_options)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "per_image.csv").unlink(missing_ok=True)
     writer = results.PerImageWriter(out_dir / "per_image.csv", mset.per_image_ids)
@@ -128,15 +129,15 @@ def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir:
     writer.close()
     elapsed = time.perf_counter() - t0
     pair_extra = {"images_per_s": len(found.pairs) / elapsed if elapsed > 0 else None}
-    for mid, acc in accumulators.items():
-        pair_extra[mid] = float(acc.compute())
+    for line in MetricSet.finish(accumulators, pair_extra, reporter.warn):
+        reporter.error(line)
     meta = mset.metadata()
     _, rows = results.read_rows(out_dir / "per_image.csv")
     summary = summarize(rows, meta, {f"{DATASET}/{model}": pair_extra})
     write_summary(out_dir / "summary.csv", summary, meta)
     results.write_json(out_dir / "run.json", {
         "name": out_dir.name, "kind": "score", "pred": str(pred_dir), "gt": str(gt_dir),
-        "resize_pred": resize_pred, "metrics": meta, "unavailable_metrics": unavailable or [],
+        "resize_pred": resize_pred, "metrics": meta, "metric_options": metric_options or {}, "unavailable_metrics": unavailable or [],
         "unmatched": {"pred": found.only_pred, "gt": found.only_gt},
         "environment": environment(), "device": str(device), "finished": now(),
         "pairs": {f"{DATASET}/{model}": pair_extra},

@@ -180,6 +180,9 @@ class MetricSpec(_Spec):
     # Raises WeightsUnavailableError (one line: file, URL, where to put it) when the
     # metric cannot run here; None when it needs nothing.
     check_available: Callable[[], None] | None = None
+    # Leaderboards show |dataset mean| (signed differences such as delta_colorfulness,
+    # where 0 is best); per_image.csv and summary.csv keep the signed values.
+    leaderboard_abs: bool = False
 
     def __post_init__(self) -> None:
         if (self.fn is None) == (self.factory is None):

@@ -38,6 +38,8 @@ def run_command(
     workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
     checkpoint: list[str] = typer.Option([], "--checkpoint", help="MODEL=PATH: a checkpoint file or a 'train --out' directory (repeatable)."),
     set_: list[str] = typer.Option([], "--set", help="KEY=VALUE or NAME.KEY=VALUE option of a colorizer or dataset (repeatable; see list --verbose)."),
+    metric_set: list[str] = typer.Option([], "--metric-set", help="KEY=VALUE or METRIC.KEY=VALUE option of a metric (repeatable; e.g. alpha=6 for cnr/ccar/tar)."),
+    class_set: Path = typer.Option(None, "--class-set", help="File of colour-class ids for cnr/ccar/tar (same as --metric-set class_set=FILE)."),
     data_root: str = typer.Option(None, "--data-root", help="Directory holding one folder per dataset (default: $COLORBENCH_DATA)."),
     out: Path = typer.Option(Path("runs"), help="Parent directory of run directories."),
     name: str = typer.Option(None, help="Run directory name (default: a timestamp). Rerun with the same name to resume."),
@@ -64,7 +66,8 @@ def run_command(
         metrics=split_csv(metrics), split=split, limit=limit, size=size, resize=resize,
         device=device, batch_size=batch_size,
         workers=workers if workers is not None else min(2, os.cpu_count() or 1),
-        checkpoints=checkpoint, options=set_, data_root=data_root, out=str(out), name=name,
+        checkpoints=checkpoint, options=set_,
+        metric_options=[*metric_set, *([f"class_set={class_set}"] if class_set else [])], data_root=data_root, out=str(out), name=name,
         resume=resume, save_images=save_images, seed=seed, strict=strict,
     )
     reporter = Reporter(quiet=quiet)

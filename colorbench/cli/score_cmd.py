@@ -18,6 +18,8 @@ def score_command(
     metrics: list[str] = typer.Option(None, "--metrics", help="Comma-separated metric ids (default: every available per-image and distribution metric)."),
     out: Path = typer.Option(None, "--out", help="Results directory (default: runs/score-<pred folder name>)."),
     resize_pred: bool = typer.Option(False, "--resize-pred", help="Resize predictions whose size differs from the ground truth (bicubic) instead of failing them."),
+    metric_set: list[str] = typer.Option([], "--metric-set", help="KEY=VALUE or METRIC.KEY=VALUE option of a metric (repeatable)."),
+    class_set: Path = typer.Option(None, "--class-set", help="File of colour-class ids for cnr/ccar/tar (same as --metric-set class_set=FILE)."),
     batch_size: int = typer.Option(16, "--batch-size", "-b"),
     workers: int = typer.Option(0, help="Decoding worker processes."),
     device: str = typer.Option("cpu", help="auto, cpu, cuda or cuda:N."),
@@ -34,6 +36,7 @@ def score_command(
     """
     from colorbench.cli.run_cmd import print_summary
     from colorbench.device import resolve_device
+    from colorbench.options import resolve_options
     from colorbench.reporting import Reporter
     from colorbench.scoring import score_dirs
     from colorbench.selection import resolve_metrics
@@ -42,10 +45,12 @@ def score_command(
     specs, unavailable = resolve_metrics(registries(), split_csv(metrics), strict=strict)
     for line in unavailable:
         reporter.warn(line)
+    entries = [*metric_set, *([f"class_set={class_set}"] if class_set else [])]
+    metric_options = resolve_options(entries, specs, "--metric-set", "metric")
     out_dir = out or Path("runs") / f"score-{pred.resolve().name}"
     summary = score_dirs(pred, gt, specs, out_dir, resize_pred=resize_pred, batch_size=batch_size,
                          workers=workers, device=resolve_device(device), reporter=reporter,
-                         unavailable=unavailable)
+                         unavailable=unavailable, metric_options=metric_options)
     console = Console()
     print_summary(summary, [s.name for s in specs if s.kind == "per_image"][:8], console)
     console.print(f"results: {out_dir}")

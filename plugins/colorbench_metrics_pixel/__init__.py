@@ -1,1 +1,1 @@
-"""Pixel-difference metrics: mse, cpsnr (alias psnr)."""
+"""Pixel metrics: mse, cpsnr (alias psnr), ssim, uiqi."""

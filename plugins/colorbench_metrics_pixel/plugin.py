@@ -1,4 +1,4 @@
-"""Registers ``mse`` and ``cpsnr`` (alias ``psnr``)."""
+"""Registers ``mse``, ``cpsnr`` (alias ``psnr``), ``ssim`` and ``uiqi``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from colorbench import MetricSpec, hookimpl
 
 
+<<<<<<< HEAD
 def _mse(batch: Any) -> Any:
     from colorbench_metrics_pixel.functional import mse
 
@@ -17,6 +18,30 @@ def _cpsnr(batch: Any) -> Any:
     from colorbench_metrics_pixel.functional import cpsnr
 
     return cpsnr(batch.pred, batch.gt)
+=======
+def _mse(b: Any) -> Any:
+    from colorbench_metrics_pixel.functional import mse
+
+    return mse(b.pred, b.gt)
+
+
+def _cpsnr(b: Any) -> Any:
+    from colorbench_metrics_pixel.functional import cpsnr
+
+    return cpsnr(b.pred, b.gt)
+
+
+def _ssim(b: Any) -> Any:
+    from colorbench_metrics_pixel.structural import ssim
+
+    return ssim(b.pred, b.gt)
+
+
+def _uiqi(b: Any) -> Any:
+    from colorbench_metrics_pixel.structural import uiqi
+
+    return uiqi(b.pred, b.gt)
+>>>>>>> metrics
 
 
 @hookimpl
@@ -31,4 +56,18 @@ def register_metrics(register: Any) -> None:
         higher_is_better=True, range=(0.0, float("inf")), aliases=("psnr",),
         description="10·log10(255²/MSE), channels pooled (CT2 compare_psnr convention)",
         citation="Pang et al. 2013; Gomez Moreno et al. (seed 001)",
+    ))
+    register(MetricSpec(
+        name="ssim", fn=_ssim, display_name="SSIM",
+        higher_is_better=True, range=(-1.0, 1.0),
+        description="Gaussian σ=1.5 11x11, K1=0.01, K2=0.03, data range 255, population "
+                    "covariance, per channel then averaged (= skimage structural_similarity)",
+        citation="Wang, Bovik, Sheikh, Simoncelli 2004, IEEE TIP 13(4)",
+    ))
+    register(MetricSpec(
+        name="uiqi", fn=_uiqi, display_name="UIQI",
+        higher_is_better=True, range=(-1.0, 1.0),
+        description="universal quality index, 8x8 sliding windows (valid, stride 1), "
+                    "mean over windows then channels",
+        citation="Wang & Bovik 2002, IEEE SPL 9(3)",
     ))

@@ -1,0 +1,143 @@
+"""Throughput of the weight-free metric suite (images/s at 256x256).
+
+Compares (suite) ``colorbench.scoring.score_dirs`` on a folder of predictions vs ground
+truths, (a) a straightforward per-image scikit-image/numpy loop computing the same metrics,
+(b) decoding the same PNG pairs only. Example:
+
+    .venv/bin/python benchmarks/perf/metrics.py --data ../shared/data/imagenet-sample --n 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+METRICS = ["mse", "cpsnr", "ssim", "uiqi", "colorfulness", "delta_colorfulness", "deltae2000", "cnr", "ccar", "tar"]
+
+
+def prepare(src: Path, n: int, size: int, out: Path) -> tuple[Path, Path]:
+    """Centre-crop/resize n photos to size², write gt and a desaturated+shifted pred as PNG."""
+    files = sorted(p for p in src.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:n]
+    pred_dir, gt_dir = out / "pred", out / "gt"
+    pred_dir.mkdir(parents=True)
+    gt_dir.mkdir(parents=True)
+    for f in files:
+        im = Image.open(f).convert("RGB")
+        s = min(im.size)
+        im = im.crop(((im.width - s) // 2, (im.height - s) // 2, (im.width + s) // 2, (im.height + s) // 2))
+        gt = np.asarray(im.resize((size, size), Image.Resampling.BICUBIC))
+        gray = gt.astype(np.float64) @ [0.299, 0.587, 0.114]
+        pred = np.clip(0.5 * gt + 0.5 * gray[..., None] + [8, 0, -8], 0, 255).astype(np.uint8)
+        Image.fromarray(gt).save(gt_dir / f"{f.stem}.png")
+        Image.fromarray(pred).save(pred_dir / f"{f.stem}.png")
+    return pred_dir, gt_dir
+
+
+def decode_only(pred_dir: Path, gt_dir: Path) -> int:
+    n = 0
+    for p in sorted(pred_dir.iterdir()):
+        np.asarray(Image.open(p).convert("RGB"))
+        np.asarray(Image.open(gt_dir / p.name).convert("RGB"))
+        n += 1
+    return n
+
+
+def per_image_loop(pred_dir: Path, gt_dir: Path) -> int:
+    """The straightforward way: decode, then scikit-image / numpy per image."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+    from skimage.metrics import structural_similarity
+
+    def cf(x: np.ndarray) -> float:
+        rg, yb = x[..., 0] - x[..., 1], 0.5 * (x[..., 0] + x[..., 1]) - x[..., 2]
+        return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+    def classes(lab: np.ndarray) -> np.ndarray:
+        ia = np.clip(np.floor((lab[..., 1] + 108) / 6), 0, 35).astype(int)
+        ib = np.clip(np.floor((lab[..., 2] + 108) / 6), 0, 35).astype(int)
+        return ib * 36 + ia
+
+    def uiqi(p: np.ndarray, g: np.ndarray) -> float:
+        qs = []
+        for c in range(3):
+            x = np.lib.stride_tricks.sliding_window_view(g[..., c], (8, 8)).reshape(-1, 64)
+            y = np.lib.stride_tricks.sliding_window_view(p[..., c], (8, 8)).reshape(-1, 64)
+            mx, my = x.mean(1), y.mean(1)
+            vx, vy = x.var(1), y.var(1)
+            cxy = (x * y).mean(1) - mx * my
+            dv, dm = vx + vy, mx**2 + my**2
+            q = np.where(dv * dm != 0, 4 * cxy * mx * my / np.where(dv * dm != 0, dv * dm, 1),
+                         np.where(dm != 0, 2 * mx * my / np.where(dm != 0, dm, 1), 1.0))
+            qs.append(q.mean())
+        return float(np.mean(qs))
+
+    n = 0
+    for p in sorted(pred_dir.iterdir()):
+        pu = np.asarray(Image.open(p).convert("RGB"))
+        gu = np.asarray(Image.open(gt_dir / p.name).convert("RGB"))
+        pf, gf = pu.astype(np.float64), gu.astype(np.float64)
+        err = np.mean((pf - gf) ** 2)
+        _ = err / 255**2, 10 * np.log10(255**2 / err) if err else np.inf
+        structural_similarity(gu, pu, channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5,
+                              use_sample_covariance=False)
+        uiqi(pf, gf)
+        cf(pf) - cf(gf)
+        lp, lg = rgb2lab(pu), rgb2lab(gu)
+        deltaE_ciede2000(lg, lp).mean()
+        cp, cg = classes(lp), classes(lg)
+        len(np.unique(cp)) / len(np.unique(cg)), 100 * len(np.unique(cp)) / 1296, 100 * np.mean(cp == cg)
+        n += 1
+    return n
+
+
+def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int) -> int:
+    from colorbench.plugins import load
+    from colorbench.reporting import Reporter
+    from colorbench.scoring import score_dirs
+    from colorbench.selection import resolve_metrics
+
+    specs, _ = resolve_metrics(load(), METRICS)
+    summary = score_dirs(pred_dir, gt_dir, specs, out, batch_size=batch_size, reporter=Reporter(quiet=True))
+    return int(summary[0]["n"])
+
+
+def timed(fn: Any, *args: Any) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    n = fn(*args)
+    return time.perf_counter() - t0, n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path(__file__).parents[3] / "shared" / "data" / "imagenet-sample")
+    ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=2, help="best of R timings per method")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        pred_dir, gt_dir = prepare(args.data, args.n, args.size, Path(tmp))
+        results = {}
+        for name, fn, fargs in (("decode only (pred+gt PNG)", decode_only, (pred_dir, gt_dir)),
+                                ("colorbench score (suite)", suite, (pred_dir, gt_dir, Path(tmp) / "out", args.batch_size)),
+                                ("per-image skimage/numpy loop", per_image_loop, (pred_dir, gt_dir))):
+            best = min(timed(fn, *fargs) for _ in range(args.repeats))
+            results[name] = best[1] / best[0]
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}; {args.n} images {args.size}x{args.size} from {args.data}")
+    for name, ips in results.items():
+        print(f"{name:32s} {ips:8.1f} images/s")
+    dec, sui, loop = (results[k] for k in results)
+    print(f"suite / per-image loop speed-up: {sui / loop:.2f}x (goal >= 5x)")
+    print(f"scoring time / decoding time:    {dec / sui:.2f}x (goal <= 2x)")
+
+
+if __name__ == "__main__":
+    main()

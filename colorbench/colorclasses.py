@@ -1,0 +1,135 @@
+"""Colour classes of CCC++ (seed 000, eq. 9-11): a*b* grid bins, optional class subsets.
+
+Shared by the ``cnr``/``ccar``/``tar`` metrics and by colorizers that predict classes, so
+it lives in core (pure torch, batched). Defaults α=6, β=108, Δ=36 give 1296 classes
+covering a*, b* in [-108, 108)::
+
+    class = floor((b + β) / α) · Δ + floor((a + β) / α)     (each axis clamped to [0, Δ-1])
+    a' = (class mod Δ) · α − β + α/2,   b' = (class div Δ) · α − β + α/2     (eq. 10-11)
+
+A class subset (CCC++'s optimized set, ``--class-set FILE``) maps every class outside the
+subset to the subset class whose centre (eq. 10-11) is nearest in the a*b* plane (one
+fixed-centroid k-means step, eq. 12; ties go to the lower class id).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from colorbench.errors import ColorbenchError
+
+
+@dataclass(frozen=True)
+class ClassGrid:
+    """Bin size ``alpha``, shift ``beta`` and bins per axis ``delta`` (seed 000 eq. 9)."""
+
+    alpha: float = 6.0
+    beta: float = 108.0
+    delta: int = 36
+
+    def __post_init__(self) -> None:
+        if self.alpha <= 0 or self.delta < 1:
+            raise ColorbenchError(f"colour classes: need alpha > 0 and delta >= 1 (got {self.alpha}, {self.delta})")
+
+    @property
+    def n_classes(self) -> int:
+        return self.delta * self.delta
+
+    def axis_bin(self, v: torch.Tensor) -> torch.Tensor:
+        """floor((v + β) / α) clamped to [0, Δ-1], as int64."""
+        idx = torch.floor((v + self.beta) / self.alpha)
+        return idx.clamp_(0, self.delta - 1).to(torch.int64)
+
+    def classes(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Class ids (int64, same shape as ``a``) of a*, b* values (eq. 9)."""
+        return self.axis_bin(b) * self.delta + self.axis_bin(a)
+
+    def classes_of_lab(self, lab: torch.Tensor, dim: int = -3) -> torch.Tensor:
+        """Class ids of an L*a*b* tensor (channels along ``dim``); the channel dim is removed."""
+        return self.classes(lab.select(dim, 1), lab.select(dim, 2))
+
+    def centres(self, classes: torch.Tensor | None = None, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """a*, b* bin centres (eq. 10-11) of ``classes`` (default: all), shape [..., 2]."""
+        if classes is None:
+            classes = torch.arange(self.n_classes)
+        c = classes.to(torch.int64)
+        a = (c % self.delta).to(dtype) * self.alpha - self.beta + self.alpha / 2
+        b = torch.div(c, self.delta, rounding_mode="floor").to(dtype) * self.alpha - self.beta + self.alpha / 2
+        return torch.stack((a, b), -1)
+
+
+def nearest_class_table(grid: ClassGrid, subset: torch.Tensor) -> torch.Tensor:
+    """Lookup table [n_classes] mapping every class to the nearest class of ``subset``."""
+    subset = torch.unique(subset.to(torch.int64).cpu())  # sorted: ties go to the lower id
+    if subset.numel() == 0:
+        raise ColorbenchError("class set is empty")
+    if int(subset.min()) < 0 or int(subset.max()) >= grid.n_classes:
+        raise ColorbenchError(f"class set has ids outside [0, {grid.n_classes - 1}] for this grid")
+    d = torch.cdist(grid.centres(), grid.centres(subset))  # [n_classes, K]
+    return subset[d.argmin(dim=1)]
+
+
+def load_class_set(path: str | Path) -> torch.Tensor:
+    """Read class ids from a JSON list or a text file of integers (whitespace/comma separated,
+    ``#`` starts a comment)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ColorbenchError(f"class set {path}: no such file (expected a JSON list or text of class ids)")
+    text = p.read_text(encoding="utf-8")
+    try:
+        body = "\n".join(line.split("#", 1)[0] for line in text.splitlines())  # '#' comments
+        values = json.loads(text) if text.lstrip().startswith("[") else body.replace(",", " ").split()
+        ids = torch.tensor([int(v) for v in values], dtype=torch.int64)
+    except (ValueError, TypeError) as exc:
+        raise ColorbenchError(f"class set {path}: cannot read class ids ({exc})") from None
+    return ids
+
+
+class ClassMapper:
+    """Lab -> class ids on a grid, optionally snapped to a class subset (N_class = its size)."""
+
+    def __init__(self, grid: ClassGrid | None = None, subset: torch.Tensor | None = None):
+        self.grid = grid or ClassGrid()
+        self.table = None if subset is None else nearest_class_table(self.grid, subset)
+        self.id_space = self.grid.n_classes  # ids stay grid ids; a subset only uses some of them
+        self.n_classes = self.id_space if self.table is None else int(torch.unique(self.table).numel())
+
+    @classmethod
+    def from_options(cls, alpha: float = 6.0, beta: float = 108.0, delta: int = 36,
+                     class_set: str | None = None) -> ClassMapper:
+        grid = ClassGrid(float(alpha), float(beta), int(delta))
+        return cls(grid, load_class_set(class_set) if class_set else None)
+
+    @property
+    def key(self) -> str:
+        """Identifies the mapping (for caches shared between metrics)."""
+        g = self.grid
+        tag = "" if self.table is None else f":{hash(tuple(self.table.tolist()))}"
+        return f"classes:{g.alpha}:{g.beta}:{g.delta}{tag}"
+
+    def __call__(self, lab: torch.Tensor, dim: int = -3) -> torch.Tensor:
+        ids = self.grid.classes_of_lab(lab, dim)
+        if self.table is not None:
+            ids = self.table.to(ids.device)[ids]
+        return ids
+
+
+def count_distinct(ids: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Number of distinct class ids per image: ``ids`` [B, ...] int64 -> int64 [B].
+
+    O(pixels): one bincount over (image, class) pairs, never the pairwise loop of eq. 19-20.
+    """
+    B = ids.shape[0]
+    flat = ids.reshape(B, -1)
+    offsets = torch.arange(B, device=ids.device).unsqueeze(1) * n_classes
+    hist = torch.bincount((flat + offsets).reshape(-1), minlength=B * n_classes)
+    return (hist.view(B, n_classes) > 0).sum(1)
+
+
+def presence(ids: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Bool [n_classes]: which classes occur anywhere in ``ids``."""
+    return torch.bincount(ids.reshape(-1), minlength=n_classes) > 0

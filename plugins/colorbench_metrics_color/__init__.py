@@ -1,0 +1,1 @@
+"""Colour metrics: colorfulness, delta_colorfulness, deltae2000."""

@@ -1,0 +1,1 @@
+"""Learned metrics that need pretrained networks: lpips, lpips-vgg, fid, kid."""
