@@ -7,18 +7,6 @@ from typing import Any
 from colorbench import MetricSpec, hookimpl
 
 
-<<<<<<< HEAD
-def _mse(batch: Any) -> Any:
-    from colorbench_metrics_pixel.functional import mse
-
-    return mse(batch.pred, batch.gt)
-
-
-def _cpsnr(batch: Any) -> Any:
-    from colorbench_metrics_pixel.functional import cpsnr
-
-    return cpsnr(batch.pred, batch.gt)
-=======
 def _mse(b: Any) -> Any:
     from colorbench_metrics_pixel.functional import mse
 
@@ -41,7 +29,6 @@ def _uiqi(b: Any) -> Any:
     from colorbench_metrics_pixel.structural import uiqi
 
     return uiqi(b.pred, b.gt)
->>>>>>> metrics
 
 
 @hookimpl
