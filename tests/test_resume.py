@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import signal
@@ -326,7 +327,7 @@ def test_sigkill_mid_run_then_rerun_matches_uninterrupted_run(tmp_path: Path, ti
                                out=str(tmp_path / "runs"), name="reference"),
                      regs, Reporter(quiet=True)).run().run_dir
     assert resumed == comparable(ref_dir / "per_image.csv")
-    summary = {r["model"]: r for r in csv.DictReader(open(ref_dir.parent / "killed" / "summary.csv"))}
+    summary = {r["model"]: r for r in csv.DictReader(io.StringIO((ref_dir.parent / "killed" / "summary.csv").read_text()))}
     assert summary["tint"]["n"] == "40" and summary["gray"]["n"] == "40"
     manifest = json.loads((ref_dir.parent / "killed" / "run.json").read_text())
     assert manifest["plugins"]["tint"]["version"] == "0.1"  # loaded through its entry point
