@@ -139,7 +139,7 @@ class ColorPairs(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
         if self.train and self.flip and rng.random() < 0.5:
             image = image[:, ::-1]
             semantic = semantic[:, ::-1] if semantic is not None else None
-        lab = rgb_to_lab(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)).float()
+        lab = rgb_to_lab(torch.from_numpy(np.array(image, order="C")).permute(2, 0, 1)).float()
         out = {"L": lab[:1], "ab": lab[1:]}
         if semantic is not None:
             out["semantic"] = torch.from_numpy(np.ascontiguousarray(semantic)).long()
