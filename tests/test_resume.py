@@ -331,3 +331,11 @@ def test_sigkill_mid_run_then_rerun_matches_uninterrupted_run(tmp_path: Path, ti
     assert summary["tint"]["n"] == "40" and summary["gray"]["n"] == "40"
     manifest = json.loads((ref_dir.parent / "killed" / "run.json").read_text())
     assert manifest["plugins"]["tint"]["version"] == "0.1"  # loaded through its entry point
+
+
+def test_rows_do_not_depend_on_batch_size_or_workers(tmp_path: Path, tint_module) -> None:
+    make_folder(tmp_path / "imgs", 7, size=(50, 40))
+    regs = load_regs([("tint", tint_module[1])])
+    one = comparable(run(tmp_path, regs, batch_size=1, name="b1") / "per_image.csv")
+    five = comparable(run(tmp_path, regs, batch_size=5, workers=2, name="b5") / "per_image.csv")
+    assert one == five

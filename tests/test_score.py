@@ -154,3 +154,28 @@ def test_score_with_no_matches_is_a_clear_error(cli, tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "g")
     result = cli("score", "--pred", str(tmp_path / "p"), "--gt", str(tmp_path / "g"), ok=False)
     assert result.exit_code == 2 and "not a directory" in result.output
+
+
+@pytest.mark.shared_data
+def test_run_equals_score_on_real_photos(cli, tmp_path: Path, shared_data: Path) -> None:
+    """Real photographs (../shared/data/cbsd68): run == score == numpy, gray and tint."""
+    cli.add_plugin("tint", TintPlugin())
+    photos = tmp_path / "cbsd"
+    photos.mkdir()
+    for src in sorted((shared_data / "cbsd68").glob("*.png"))[:4]:
+        shutil.copy(src, photos / src.name)
+    runs = tmp_path / "runs"
+    cli("run", "--models", "tint,gray", "--datasets", str(photos), "--metrics", "mse,cpsnr",
+        "--size", "128", "--workers", "0", "--save-images", "--out", str(runs), "--name", "r", "--quiet")
+    run_rows = {(r["model"], r["image_id"]): r
+                for r in csv.DictReader(io.StringIO((runs / "r" / "per_image.csv").read_text()))}
+    gt_dir = runs / "r" / "outputs" / "cbsd" / "_ground_truth"
+    for model in ("tint", "gray"):
+        pred_dir = runs / "r" / "outputs" / "cbsd" / model
+        cli("score", "--pred", str(pred_dir), "--gt", str(gt_dir), "--metrics", "mse,cpsnr",
+            "--out", str(tmp_path / model), "--quiet")
+        for image_id, s in rows_of(tmp_path / model / "per_image.csv").items():
+            assert s["cpsnr"] == run_rows[(model, image_id)]["cpsnr"]
+            ref, _ = numpy_cpsnr(pred_dir / f"{image_id}.png", gt_dir / f"{image_id}.png")
+            assert float(s["cpsnr"]) == pytest.approx(ref, abs=1e-9)
+            assert 10 < ref < 60
