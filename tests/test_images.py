@@ -231,3 +231,41 @@ def test_run_goes_on_past_bad_files_and_scores_odd_formats(odd_folder: Path, tmp
     assert by_id["grayjpeg"]["cpsnr"] == "inf" and by_id["gray16"]["cpsnr"] == "inf"
     assert float(by_id["cmyk"]["cpsnr"]) < 40  # a colourful image is not
     assert result.summary[0]["n"] == 6 and result.summary[0]["n_failed"] == 4
+
+
+def test_broken_colorizers_give_failed_rows_or_errors_while_others_run(tmp_path: Path) -> None:
+    from colorbench import ColorizerSpec, hookimpl
+
+    class Small:
+        def colorize(self, L):
+            return torch.zeros(L.shape[0], 2, L.shape[2] // 2, L.shape[3] // 2)
+
+    class NaNs:
+        def colorize(self, L):
+            return torch.full((L.shape[0], 2, *L.shape[2:]), float("nan"))
+
+    def cannot_build(**kw):
+        raise RuntimeError("out of memory")
+
+    class Broken:
+        @hookimpl
+        def register_colorizers(self, register):
+            register(ColorizerSpec(name="small", factory=lambda **kw: Small()))
+            register(ColorizerSpec(name="nans", factory=lambda **kw: NaNs()))
+            register(ColorizerSpec(name="nobuild", factory=cannot_build))
+
+    for i in range(3):
+        write_image(tmp_path / "imgs" / f"i{i}.png", size=(20, 20), seed=i)
+    cfg = RunConfig(models=["small", "nans", "nobuild", "gray"], datasets=[str(tmp_path / "imgs")],
+                    metrics=["cpsnr"], size=16, batch_size=2, workers=0, out=str(tmp_path / "runs"), name="b")
+    result = Runner(cfg, load_regs([("broken", Broken())]), Reporter(quiet=True)).run()
+    _, rows = read_rows(result.run_dir / "per_image.csv")
+    by_model: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by_model.setdefault(r["model"], []).append(r)
+    assert set(by_model) == {"small", "nans", "gray"}
+    assert all(r["status"] == "failed" and "returned (1, 2, 8, 8)" in r["error"]
+               and "expected a*b* of shape (1, 2, 16, 16)" in r["error"] for r in by_model["small"])
+    assert all(r["status"] == "failed" and "NaN or infinite" in r["error"] for r in by_model["nans"])
+    assert all(r["status"] == "ok" for r in by_model["gray"]) and len(by_model["gray"]) == 3
+    assert len(result.errors) == 1 and "nobuild" in result.errors[0] and "out of memory" in result.errors[0]
