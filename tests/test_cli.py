@@ -264,3 +264,11 @@ def test_run_without_arguments_is_the_embedded_default(cli, tmp_path: Path, monk
     assert {"mse", "cpsnr"} <= set(rows[0])
     assert all(r["status"] == "ok" and math.isfinite(float(r["cpsnr"])) for r in rows)
     assert "summary" in out and "samples" in out
+
+
+def test_python_dash_m_colorbench() -> None:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "colorbench", "--version"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == f"colorbench {__version__}"
