@@ -1,5 +1,6 @@
-"""``python -m colorbench`` = the ``colorbench`` command."""
+"""``python -m colorbench`` is the same as the ``colorbench`` command."""
 
 from colorbench.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

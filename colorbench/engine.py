@@ -232,10 +232,11 @@ class Runner:
             "metric_options": self.metric_options,
         })
         old = pairs.get(key, {})
-        if old.get("config") not in (None, fingerprint):
+        if old.get("config") != fingerprint:  # rows of another (or unrecorded) config
             dropped = writer.drop(ds_name, spec.name)
             if dropped:
                 self.report.warn(f"{key}: configuration or checkpoint changed; recomputing {dropped} earlier rows")
+            pairs.pop(key, None)
             old = {}
         ids = [str(dataset.ids[i]) for i in range(n)]
         self._selected.update((ds_name, spec.name, i) for i in ids)
@@ -246,6 +247,9 @@ class Runner:
         indices = list(range(n)) if need_dist else todo
         entry = pairs.setdefault(key, {})
         entry.update({"config": fingerprint})
+        # record the config before writing any row: a run killed in this pair must leave
+        # rows that a rerun can tell apart from another config's rows
+        results.write_json(run_dir / "run.json", manifest)
         if not indices:
             self.report.info(f"{key}: all {n} images already scored; skipped (resume)")
             return

@@ -8,8 +8,10 @@ Rules (DESIGN.md §3): EXIF orientation applied; palette, gray, gray+alpha, RGBA
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +63,18 @@ def to_rgb8(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8).copy()
 
 
+@contextlib.contextmanager
+def _pillow_limit_off() -> Iterator[None]:
+    """Pillow refuses images over ~179 MP in ``Image.open`` with its own message; our
+    limit (checked right after opening, before decoding) is the one that applies."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
 def load_rgb(path: str | Path) -> np.ndarray:
     """Decode ``path`` to RGB uint8 [H, W, 3]; raise ImageError with one clear line."""
     path = Path(path)
@@ -68,7 +82,7 @@ def load_rgb(path: str | Path) -> np.ndarray:
     try:
         if path.stat().st_size == 0:
             raise ImageError(f"{path}: empty file (0 bytes); remove it or replace it with the image")
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _pillow_limit_off():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 w, h = img.size

@@ -141,11 +141,18 @@ def to_csv(board: Board, sort_by: str | None = None) -> str:
 
 
 def to_json(board: Board, sort_by: str | None = None) -> str:
+    """Strict JSON: non-finite numbers (e.g. an unbounded metric range) become null."""
     def clean(v: Any) -> Any:
-        return None if isinstance(v, float) and not math.isfinite(v) else v
-    rows = [{k: clean(v) for k, v in r.items()} for r in sort_rows(board, sort_by)]
-    return json.dumps({"dataset": board.dataset, "metrics": board.metrics, "rows": rows,
-                       "sources": board.sources}, indent=2) + "\n"
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+    data = {"dataset": board.dataset, "metrics": board.metrics,
+            "rows": sort_rows(board, sort_by), "sources": board.sources}
+    return json.dumps(clean(data), indent=2, allow_nan=False) + "\n"
 
 
 def to_latex(board: Board, sort_by: str | None = None) -> str:

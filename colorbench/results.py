@@ -70,6 +70,18 @@ def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     return header, rows
 
 
+def _ends_with_newline(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
+    except FileNotFoundError:
+        return False
+
+
 class PerImageWriter:
     """Append-only per_image.csv with resume."""
 
@@ -83,8 +95,9 @@ class PerImageWriter:
         self.rows: dict[Key, dict[str, str]] = {}
         for r in rows:
             self.rows.setdefault((r["dataset"], r["model"], r["image_id"]), r)
-        if header != self.columns or len(self.rows) != len(rows) or not path.exists():
-            self._rewrite()
+        if (header != self.columns or len(self.rows) != len(rows) or not path.exists()
+                or not _ends_with_newline(path)):
+            self._rewrite()  # also drops a partial last line, which appending would extend
         self._file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
         self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
 

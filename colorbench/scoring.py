@@ -74,7 +74,7 @@ class PairDataset(torch.utils.data.Dataset[PairItem]):
                     raise ColorbenchError(
                         f"{pred_path}: size {pred.shape[1]}x{pred.shape[0]} differs from ground truth "
                         f"{gt.shape[1]}x{gt.shape[0]}; pass --resize-pred to resize predictions")
-                pred = np.asarray(Image.fromarray(pred).resize((gt.shape[1], gt.shape[0]), Image.Resampling.BICUBIC))
+                pred = np.array(Image.fromarray(pred).resize((gt.shape[1], gt.shape[0]), Image.Resampling.BICUBIC))
         except Exception as exc:
             return PairItem(image_id, error=one_line(exc))
         to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).contiguous()  # noqa: E731

@@ -125,7 +125,9 @@ class ColorPairs(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
                 continue
         else:
             raise ColorbenchError(f"16 consecutive images failed to load near index {index}")
-        rng = np.random.default_rng()
+        # drawn from torch's generator, so torch.manual_seed (train --seed) and the
+        # DataLoader's per-worker seeds make crops and flips reproducible
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
         top, left, side = self._crop(sample.image, rng)
         image = resize(sample.image[top:top + side, left:left + side], self.size, "stretch")
         semantic = sample.semantic
@@ -137,7 +139,7 @@ class ColorPairs(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
         if self.train and self.flip and rng.random() < 0.5:
             image = image[:, ::-1]
             semantic = semantic[:, ::-1] if semantic is not None else None
-        lab = rgb_to_lab(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)).float()
+        lab = rgb_to_lab(torch.from_numpy(np.array(image, order="C")).permute(2, 0, 1)).float()
         out = {"L": lab[:1], "ab": lab[1:]}
         if semantic is not None:
             out["semantic"] = torch.from_numpy(np.ascontiguousarray(semantic)).long()
