@@ -28,7 +28,7 @@ from colorbench.plugins import Registries
 from colorbench.protocol import RESIZE_MODES, rebuild
 from colorbench.provenance import environment, now
 from colorbench.reporting import Reporter
-from colorbench.selection import resolve_datasets, resolve_metrics, resolve_models
+from colorbench.selection import resolve_datasets, resolve_metrics, resolve_models, unavailable_note
 from colorbench.specs import ColorizerSpec, Dataset
 from colorbench.summary import summarize, write_summary
 
@@ -90,7 +90,7 @@ class Runner:
         self.device = resolve_device(config.device)
         self.errors: list[str] = []
         self.metrics, unavailable = resolve_metrics(regs, config.metrics, strict=config.strict)
-        for line in unavailable:
+        for line in unavailable_note(unavailable, requested=bool(config.metrics)):
             self.report.warn(line)
         self.unavailable = unavailable
         self.models = resolve_models(regs, config.models, config.checkpoints)

@@ -25,6 +25,17 @@ def git_commit(cwd: Path | None = None) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def command_line() -> str:
+    """The command as the user typed it: ``colorbench ...`` from the console script or
+    ``python -m colorbench``; otherwise the Python script that called the engine."""
+    import shlex
+
+    argv = sys.argv or [""]
+    if Path(argv[0]).name in ("colorbench", "__main__.py"):
+        return shlex.join(["colorbench", *argv[1:]])
+    return shlex.join(["python", *argv])
+
+
 def environment() -> dict[str, Any]:
     import torch
 
@@ -38,5 +49,5 @@ def environment() -> dict[str, Any]:
         "cuda": torch.version.cuda,
         "cuda_available": torch.cuda.is_available(),
         "platform": platform.platform(),
-        "command": " ".join(["colorbench", *sys.argv[1:]]) if sys.argv else "",
+        "command": command_line(),
     }

@@ -22,6 +22,16 @@ def split_names(text: str | None) -> list[str] | None:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
+def unavailable_note(lines: list[str], requested: bool) -> list[str]:
+    """What to print about metrics that cannot run: every line when the user asked for them
+    by name; one short line when they were only part of the default selection."""
+    if requested or not lines:
+        return lines
+    names = [line.split()[1] for line in lines]  # "metric NAME unavailable: ..."
+    return [f"skipped {len(names)} metric(s) whose pretrained weights are not here: {', '.join(names)} "
+            f"(ask for one with --metrics to see where its weights go; details in run.json)"]
+
+
 def resolve_metrics(regs: Registries, names: list[str] | None, strict: bool = False) -> tuple[list[MetricSpec], list[str]]:
     """Specs to compute and one line per metric that cannot run here (missing weights)."""
     specs = [regs.metrics.get(n) for n in names] if names else list(regs.metrics)

@@ -115,7 +115,7 @@ class ColorizerSpec(_Spec):
     factory: Callable[..., Colorizer] = field(default=None)  # type: ignore[assignment]
     needs_weights: bool = False
     weights: Weights | None = None  # the default weights when needs_weights
-    # Training support: train(dataset=, val_dataset=, config=, out_dir=, device=, resume=)
+    # Training support: train(ctx: colorbench.training.TrainContext) -> None
     train: Callable[..., Any] | None = None
     configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     default_config: str | None = None

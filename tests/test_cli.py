@@ -263,7 +263,7 @@ def test_run_without_arguments_is_the_embedded_default(cli, tmp_path: Path, monk
     assert {r["model"] for r in rows} == {"gray"} and len(rows) == 8
     assert {"mse", "cpsnr"} <= set(rows[0])
     assert all(r["status"] == "ok" and math.isfinite(float(r["cpsnr"])) for r in rows)
-    assert "summary" in out and "samples" in out
+    assert "samples: mean over" in out and "cpsnr ↑" in out  # the summary table
 
 
 def test_python_dash_m_colorbench() -> None:

@@ -11,16 +11,27 @@ from rich.table import Table
 from colorbench.cli.app import app, handle_errors, registries, split_csv
 
 
-def print_summary(summary: list[dict], metrics: list[str], console: Console) -> None:
+def print_summary(summary: list[dict], metrics: dict[str, dict], console: Console) -> None:
+    """One table per dataset: metrics as rows (with ↑/↓), models as columns (fits a terminal
+    whatever the number of metrics)."""
     from colorbench.leaderboard import fmt
 
-    table = Table(title="summary (mean over images)", title_justify="left")
-    for col in ("dataset", "model", "n", "failed", *metrics, "img/s"):
-        table.add_column(col, justify="left" if col in ("dataset", "model") else "right")
-    for r in summary:
-        table.add_row(r["dataset"], r["model"], str(r["n"]), str(r["n_failed"]),
-                      *(fmt(r.get(m)) for m in metrics), fmt(r.get("images_per_s")))
-    console.print(table)
+    for dataset in dict.fromkeys(r["dataset"] for r in summary):
+        rows = [r for r in summary if r["dataset"] == dataset]
+        table = Table(title=f"{dataset}: mean over images", title_justify="left")
+        table.add_column("metric")
+        for r in rows:
+            table.add_column(r["model"], justify="right")
+        for mid, meta in metrics.items():
+            arrow = "↑" if meta.get("higher_is_better", True) else "↓"
+            if meta.get("leaderboard_abs"):  # signed per image, compared by magnitude
+                values = [None if r.get(mid) is None else abs(r[mid]) for r in rows]
+                table.add_row(f"|{mid}| {arrow}", *(fmt(v) for v in values))
+            else:
+                table.add_row(f"{mid} {arrow}", *(fmt(r.get(mid)) for r in rows))
+        table.add_row("n (failed)", *(f"{r['n']} ({r['n_failed']})" for r in rows), style="dim")
+        table.add_row("images/s", *(fmt(r.get("images_per_s")) for r in rows), style="dim")
+        console.print(table)
 
 
 @app.command("run")
@@ -75,7 +86,7 @@ def run_command(
     result = runner.run()
     console = Console()
     if result.summary:
-        print_summary(result.summary, [m.name for m in runner.metrics if m.kind == "per_image"][:8], console)
+        print_summary(result.summary, runner.metric_set.metadata(), console)
     console.print(f"run directory: {result.run_dir}")
     for board in result.leaderboards:
         console.print(f"leaderboard: {board}")

@@ -39,11 +39,11 @@ def score_command(
     from colorbench.options import resolve_options
     from colorbench.reporting import Reporter
     from colorbench.scoring import score_dirs
-    from colorbench.selection import resolve_metrics
+    from colorbench.selection import resolve_metrics, unavailable_note
 
     reporter = Reporter(quiet=quiet)
     specs, unavailable = resolve_metrics(registries(), split_csv(metrics), strict=strict)
-    for line in unavailable:
+    for line in unavailable_note(unavailable, requested=bool(split_csv(metrics))):
         reporter.warn(line)
     entries = [*metric_set, *([f"class_set={class_set}"] if class_set else [])]
     metric_options = resolve_options(entries, specs, "--metric-set", "metric")
@@ -52,5 +52,5 @@ def score_command(
                          workers=workers, device=resolve_device(device), reporter=reporter,
                          unavailable=unavailable, metric_options=metric_options)
     console = Console()
-    print_summary(summary, [s.name for s in specs if s.kind == "per_image"][:8], console)
+    print_summary(summary, {s.name: {"higher_is_better": s.higher_is_better} for s in specs}, console)
     console.print(f"results: {out_dir}")
