@@ -30,6 +30,11 @@ BUILTIN_PLUGINS: list[tuple[str, Any]] = [
 ]
 
 
+# Tests never reach for the internet: learned metrics report missing weights at once
+# instead of probing the download URL (subprocesses inherit this).
+os.environ.setdefault("COLORBENCH_OFFLINE", "1")
+
+
 # ------------------------------------------------------------------ shared data
 def shared_data_dir() -> Path:
     env = os.environ.get("COLORBENCH_SHARED_DATA")
