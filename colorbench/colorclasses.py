@@ -20,7 +20,11 @@ from pathlib import Path
 
 import torch
 
+from colorbench.color import rgb_to_lab
 from colorbench.errors import ColorbenchError
+
+EDGE_MARGIN = 1e-3  # a*b* units; float32 Lab of 8-bit RGB is within 7e-5 of float64, and the
+#                    edge test itself rounds by < 3e-5
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,27 @@ class ClassMapper:
         return f"classes:{g.alpha}:{g.beta}:{g.delta}{tag}"
 
     def __call__(self, lab: torch.Tensor, dim: int = -3) -> torch.Tensor:
-        ids = self.grid.classes_of_lab(lab, dim)
-        if self.table is not None:
-            ids = self.table.to(ids.device)[ids]
-        return ids
+        return self._snap(self.grid.classes_of_lab(lab, dim))
+
+    def _snap(self, ids: torch.Tensor) -> torch.Tensor:
+        return ids if self.table is None else self.table.to(ids.device)[ids]
+
+    def of_rgb8(self, rgb: torch.Tensor, lab: torch.Tensor) -> torch.Tensor:
+        """Class ids [B, H, W] of uint8 RGB [B, 3, H, W] given its (possibly float32) Lab.
+
+        Pixels whose a* or b* lies within ``EDGE_MARGIN`` of a bin edge are re-binned from a
+        float64 Lab of their RGB, so the ids equal those of the float64 Lab exactly (float32
+        Lab is within 1e-4 of it, tested on every 8-bit colour)."""
+        ids = self.grid.classes_of_lab(lab, 1)
+        if lab.dtype != torch.float64:
+            g = self.grid
+            ab = lab[:, 1:].add(g.beta).div_(g.alpha)
+            near = ((ab - ab.round()).abs_().mul_(g.alpha) < EDGE_MARGIN).any(1)
+            if bool(near.any()):
+                pix = rgb.permute(0, 2, 3, 1)[near]  # [K, 3] uint8
+                exact = rgb_to_lab(pix.to(torch.float64) / 255.0, dim=-1)
+                ids[near] = g.classes(exact[:, 1], exact[:, 2])
+        return self._snap(ids)
 
 
 def count_distinct(ids: torch.Tensor, n_classes: int) -> torch.Tensor:

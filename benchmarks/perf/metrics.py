@@ -10,6 +10,7 @@ truths, (a) a straightforward per-image scikit-image/numpy loop computing the sa
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -108,6 +109,45 @@ def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int) -> int:
     return int(summary[0]["n"])
 
 
+def profile(n: int, size: int, batch_size: int, repeats: int) -> None:
+    """Per-metric cost (ms per image) on random-noise pairs: Lab of pred+gt first (shared by
+    deltae2000/cnr/ccar/tar), then each metric on a batch whose Lab is already cached.
+    Rounds are interleaved (every metric once per round); the median round is reported."""
+    from statistics import median
+
+    from colorbench.batch import MetricBatch
+    from colorbench.plugins import load
+
+    torch.manual_seed(0)
+    gt = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8)
+    pred = (gt.int() + torch.randint(-20, 20, gt.shape)).clamp(0, 255).to(torch.uint8)
+    regs = load()
+    fns = {m: regs.metrics.get(m).build() for m in METRICS}
+    lab = "pred_lab32" if hasattr(MetricBatch, "pred_lab32") else "pred_lab"
+    times: dict[str, list[float]] = {k: [] for k in ["lab (pred+gt)", *METRICS, "suite total"]}
+    for _ in range(repeats):
+        total = 0.0
+        for k in range(0, n, batch_size):
+            b = MetricBatch(pred[k:k + batch_size], gt[k:k + batch_size])
+            t0 = time.perf_counter()
+            getattr(b, lab), getattr(b, lab.replace("pred", "gt"))
+            times["lab (pred+gt)"].append(time.perf_counter() - t0)
+            for m in METRICS:
+                b._cache.pop("squared_error_255", None)  # so mse and cpsnr are each timed in full
+                t1 = time.perf_counter()
+                fns[m](b)
+                times[m].append(time.perf_counter() - t1)
+            b2 = MetricBatch(pred[k:k + batch_size], gt[k:k + batch_size])
+            t2 = time.perf_counter()
+            for m in METRICS:
+                fns[m](b2)
+            total += time.perf_counter() - t2
+        times["suite total"].append(total / (n // batch_size))
+    per = batch_size
+    for name, ts in times.items():
+        print(f"{name:22s} {median(ts) / per * 1000:8.2f} ms/image")
+
+
 def timed(fn: Any, *args: Any) -> tuple[float, int]:
     t0 = time.perf_counter()
     n = fn(*args)
@@ -121,7 +161,15 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=2, help="best of R timings per method")
+    ap.add_argument("--profile", action="store_true", help="per-metric ms/image on random pairs instead")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()}")
+    if args.profile:
+        profile(args.n, args.size, args.batch_size, args.repeats)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         pred_dir, gt_dir = prepare(args.data, args.n, args.size, Path(tmp))
         results = {}
