@@ -103,7 +103,9 @@ def _lab8_one(rgb: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         t = r * m0
         t.add_(g, alpha=m1).add_(b, alpha=m2)
         cube = torch.exp(torch.log(t).mul_(1.0 / 3.0)) if dtype == torch.float32 else t.pow(1.0 / 3.0)
-        f.append(torch.where(t > _EPS, cube, t * _KAPPA + 16.0 / 116.0))
+        # where(t > ε, cube, linear) as arithmetic: bool tensors are slow on CPU
+        above = torch.sign(t - _EPS).clamp_min_(0.0)
+        f.append(cube.mul_(above).add_((t * _KAPPA + 16.0 / 116.0).mul_(1.0 - above)))
     fx, fy, fz = f
     return torch.stack((fy * 116.0 - 16.0, (fx - fy).mul_(500.0), (fy - fz).mul_(200.0)))
 

@@ -135,21 +135,22 @@ def _uiqi_one(x: torch.Tensor, y: torch.Tensor, kh: int, kw: int) -> torch.Tenso
     """Mean UIQI of one image per channel: x, y uint8 [C, H, W] -> float64 [C].
 
     Window sums of x, y, x² + y², xy are integers below 2^24 for 8-bit data and windows up to
-    8x8 (64 · 2 · 255² < 2^24), so float32 sums are exact; they are combined in float64,
-    where every intermediate is an exact integer (< 2^53) until the final quotients."""
+    8x8 (64 · 2 · 255² < 2^24), so float32 sums are exact; n² times the window variances and
+    means are then exact int32 (< 2^31), so the zero tests are exact, and only the final
+    quotient is rounded (float64)."""
     xf, yf = x.to(torch.float32), y.to(torch.float32)
     maps = torch.cat((xf, yf, xf * xf + yf * yf, xf * yf))
-    sums = _window_sums(_window_sums(maps, kh, -2), kw, -1).to(torch.float64)
-    sx, sy, sss, sxy = sums.chunk(4, 0)
-    n = float(kh * kw)
-    # n² times the window variances/covariance and the squared means (exact integers)
-    mean_prod = sx * sy
-    mean_sq = sx * sx + sy * sy
-    var_sum = n * sss - mean_sq
-    cov = n * sxy - mean_prod
-    both = var_sum * mean_sq
-    q = torch.where(both != 0, 4 * cov * mean_prod / torch.where(both != 0, both, 1.0),
-                    torch.where(mean_sq != 0, 2 * mean_prod / torch.where(mean_sq != 0, mean_sq, 1.0), 1.0))
+    sx, sy, sss, sxy = _window_sums(_window_sums(maps, kh, -2), kw, -1).to(torch.int32).chunk(4, 0)
+    n = kh * kw
+    mean_prod = sx * sy  # n²·μxμy
+    mean_sq = sx * sx + sy * sy  # n²·(μx² + μy²)
+    var_sum = n * sss - mean_sq  # n²·(σx² + σy²)
+    cov = n * sxy - mean_prod  # n²·σxy
+    q = (cov.to(torch.float64) * 4.0).mul_(mean_prod).div_(var_sum.to(torch.float64).mul_(mean_sq))
+    if int(var_sum.min()) == 0:  # constant windows (var_sum >= 0; bool masks only if needed)
+        flat = var_sum == 0  # also where μx² + μy² = 0 (all-zero windows)
+        ms, mp = mean_sq[flat].to(torch.float64), mean_prod[flat].to(torch.float64)
+        q[flat] = torch.where(ms != 0, 2.0 * mp / torch.where(ms != 0, ms, 1.0), 1.0)
     return q.flatten(1).mean(1)
 
 
@@ -165,8 +166,8 @@ def uiqi(pred: torch.Tensor, gt: torch.Tensor, window: int = UIQI_WINDOW) -> tor
     _check(pred, gt)
     B, _, H, W = pred.shape
     kh, kw = min(window, H), min(window, W)
-    if kh * kw * 2 * 255**2 >= 2**24:
-        raise ValueError(f"uiqi: window {kh}x{kw} too large for exact float32 sums")
+    if kh * kw > 64:
+        raise ValueError(f"uiqi: window {kh}x{kw} is larger than 8x8 (exact sums need <= 64 pixels)")
     out = torch.empty(B, dtype=torch.float64, device=pred.device)
     for k in range(B):
         out[k] = _uiqi_one(pred[k], gt[k], kh, kw).mean()
