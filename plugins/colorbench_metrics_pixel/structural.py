@@ -14,6 +14,7 @@ SSIM_SIGMA = 1.5
 SSIM_TRUNCATE = 3.5  # skimage: 11-tap Gaussian for sigma 1.5 (Wang et al. 2004)
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 UIQI_WINDOW = 8
+_CHUNK = 2  # maps filtered together (256x256 float32 maps: ~0.5 MB per operand)
 
 
 def _check(pred: torch.Tensor, gt: torch.Tensor) -> None:
@@ -59,7 +60,10 @@ def _gaussian_filter(x: torch.Tensor, taps: torch.Tensor, crop: int) -> torch.Te
     elif pad < 0:
         x = x[..., -pad:H + pad, -pad:W + pad]
     w = taps.tolist()
-    return _correlate_valid(_correlate_valid(x, w, -2), w, -1)
+    if x.dim() < 3 or x.shape[0] <= _CHUNK:
+        return _correlate_valid(_correlate_valid(x, w, -2), w, -1)
+    # a few maps at a time: the working set then stays in cache (2-3x faster on CPU)
+    return torch.cat([_correlate_valid(_correlate_valid(c, w, -2), w, -1) for c in x.split(_CHUNK)])
 
 
 def ssim_window(height: int, width: int, sigma: float = SSIM_SIGMA) -> int:
@@ -136,21 +140,24 @@ def _uiqi_one(x: torch.Tensor, y: torch.Tensor, kh: int, kw: int) -> torch.Tenso
 
     Window sums of x, y, x² + y², xy are integers below 2^24 for 8-bit data and windows up to
     8x8 (64 · 2 · 255² < 2^24), so float32 sums are exact; n² times the window variances and
-    means are then exact int32 (< 2^31), so the zero tests are exact, and only the final
-    quotient is rounded (float64)."""
-    xf, yf = x.to(torch.float32), y.to(torch.float32)
-    maps = torch.cat((xf, yf, xf * xf + yf * yf, xf * yf))
-    sx, sy, sss, sxy = _window_sums(_window_sums(maps, kh, -2), kw, -1).to(torch.int32).chunk(4, 0)
-    n = kh * kw
-    mean_prod = sx * sy  # n²·μxμy
-    mean_sq = sx * sx + sy * sy  # n²·(μx² + μy²)
-    var_sum = n * sss - mean_sq  # n²·(σx² + σy²)
-    cov = n * sxy - mean_prod  # n²·σxy
-    q = (cov.to(torch.float64) * 4.0).mul_(mean_prod).div_(var_sum.to(torch.float64).mul_(mean_sq))
-    if int(var_sum.min()) == 0:  # constant windows (var_sum >= 0; bool masks only if needed)
-        flat = var_sum == 0  # also where μx² + μy² = 0 (all-zero windows)
-        ms, mp = mean_sq[flat].to(torch.float64), mean_prod[flat].to(torch.float64)
-        q[flat] = torch.where(ms != 0, 2.0 * mp / torch.where(ms != 0, ms, 1.0), 1.0)
+    means are then exact integers in float64 (< 2^30), so the zero tests are exact, and only
+    the final products and quotient are rounded (float64)."""
+    n = float(kh * kw)
+    q = torch.empty(x.shape[0], x.shape[1] - kh + 1, x.shape[2] - kw + 1, dtype=torch.float64, device=x.device)
+    for c in range(x.shape[0]):  # channel by channel: the working set stays in cache
+        xf, yf = x[c].to(torch.float32), y[c].to(torch.float32)
+        maps = torch.stack((xf, yf, xf * xf + yf * yf, xf * yf))
+        sx, sy, sss, sxy = _window_sums(_window_sums(maps, kh, -2), kw, -1).to(torch.float64).unbind(0)
+        # n² times the window means/variances: exact integers (< 2^30) in float64
+        mean_prod = sx * sy  # n²·μxμy
+        mean_sq = sx.mul_(sx).add_(sy.mul_(sy))  # n²·(μx² + μy²)
+        var_sum = sss.mul_(n).sub_(mean_sq)  # n²·(σx² + σy²)
+        cov = sxy.mul_(n).sub_(mean_prod)  # n²·σxy
+        torch.div(cov.mul_(mean_prod).mul_(4.0), var_sum * mean_sq, out=q[c])
+        if float(var_sum.min()) == 0.0:  # constant windows (var_sum >= 0): rare, bool masks only then
+            flat = var_sum == 0  # also where μx² + μy² = 0 (all-zero windows)
+            ms, mp = mean_sq[flat], mean_prod[flat]
+            q[c][flat] = torch.where(ms != 0, 2.0 * mp / torch.where(ms != 0, ms, 1.0), 1.0)
     return q.flatten(1).mean(1)
 
 
