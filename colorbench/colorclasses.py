@@ -20,7 +20,11 @@ from pathlib import Path
 
 import torch
 
+from colorbench.color import rgb_to_lab
 from colorbench.errors import ColorbenchError
+
+EDGE_MARGIN = 1e-3  # a*b* units; float32 Lab of 8-bit RGB is within 7e-5 of float64, and the
+#                    edge test itself rounds by < 3e-5
 
 
 @dataclass(frozen=True)
@@ -112,9 +116,38 @@ class ClassMapper:
         return f"classes:{g.alpha}:{g.beta}:{g.delta}{tag}"
 
     def __call__(self, lab: torch.Tensor, dim: int = -3) -> torch.Tensor:
-        ids = self.grid.classes_of_lab(lab, dim)
-        if self.table is not None:
-            ids = self.table.to(ids.device)[ids]
+        return self._snap(self.grid.classes_of_lab(lab, dim))
+
+    def _snap(self, ids: torch.Tensor) -> torch.Tensor:
+        return ids if self.table is None else self.table.to(ids.device)[ids]
+
+    def of_rgb8(self, rgb: torch.Tensor, lab: torch.Tensor) -> torch.Tensor:
+        """Class ids [B, H, W] of uint8 RGB [B, 3, H, W] given its (possibly float32) Lab.
+
+        Pixels whose a* or b* lies within ``EDGE_MARGIN`` of a bin edge are re-binned from a
+        float64 Lab of their RGB, so the ids equal those of the float64 Lab exactly (float32
+        Lab is within 1e-4 of it, tested on 8-bit colours). Image by image (cache-sized)."""
+        if lab.dtype == torch.float64:
+            return self(lab, dim=1)
+        out = torch.empty(lab.shape[0], *lab.shape[2:], dtype=torch.int64, device=lab.device)
+        for k in range(lab.shape[0]):
+            out[k] = self._snap(self._grid_ids32(rgb[k], lab[k]))
+        return out
+
+    def _grid_ids32(self, rgb: torch.Tensor, lab: torch.Tensor) -> torch.Tensor:
+        g = self.grid
+        u = lab[1:].mul(1.0 / g.alpha).add_(g.beta / g.alpha)  # (a + β)/α, (b + β)/α
+        cell = torch.floor(u)
+        # |frac − ½| > ½ − margin/α  <=>  within margin of a bin edge (float32 rounding < 3e-5)
+        edge = (u - cell).sub_(0.5).abs_().amax(0)
+        cell.clamp_(0, g.delta - 1)
+        ids = (cell[1] * g.delta + cell[0]).to(torch.int64)  # exact: < 2^24
+        limit = 0.5 - EDGE_MARGIN / g.alpha
+        if float(edge.max()) > limit:
+            near = (edge > limit).flatten().nonzero().squeeze(1)
+            pix = rgb.flatten(1).index_select(1, near).T  # [K, 3] uint8
+            exact = rgb_to_lab(pix.to(torch.float64) / 255.0, dim=-1)
+            ids.view(-1)[near] = g.classes(exact[:, 1], exact[:, 2])
         return ids
 
 

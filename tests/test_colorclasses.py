@@ -86,3 +86,18 @@ def test_grid_options_change_the_classes() -> None:
     coarse = score([p], [p], ("ccar",), options={"ccar": {"alpha": 36.0, "beta": 108.0, "delta": 6}})
     assert coarse["ccar"][0] <= 100.0 * 36 / 36 and coarse["ccar"][0] * 36 / 100 == pytest.approx(
         round(coarse["ccar"][0] * 36 / 100))
+
+
+def test_float32_lab_classes_equal_float64_classes() -> None:
+    """ClassMapper.of_rgb8 re-bins pixels near a bin edge in float64: ids are exact, where
+    binning the float32 Lab directly flips a few colours."""
+    from colorbench.color import rgb8_to_lab, rgb_to_lab
+    from colorbench.colorclasses import ClassMapper
+
+    v = torch.arange(0, 256, 2, dtype=torch.uint8)  # 2^21 colours
+    rgb = torch.stack(torch.meshgrid(v, v, v, indexing="ij")).reshape(1, 3, 1024, 2048)
+    lab32 = rgb8_to_lab(rgb)
+    for mapper in (ClassMapper(), ClassMapper.from_options(alpha=4.0, beta=100.0, delta=50)):
+        want = mapper(rgb_to_lab(rgb.double() / 255.0), dim=1)
+        assert not torch.equal(mapper(lab32, dim=1), want)  # the re-check below is needed
+        assert torch.equal(mapper.of_rgb8(rgb, lab32), want)

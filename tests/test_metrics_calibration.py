@@ -12,8 +12,11 @@ from metrics_refs import REFERENCES, distinct_by_eq19, shared_data
 pytestmark = pytest.mark.calibration
 
 # max abs error allowed vs the reference (relative for mse); issue 3's acceptance bounds are
-# looser (ssim/uiqi 2e-3, ΔE 0.05, cnr/ccar 3 %, tar 0.75 points)
-TOL = {"mse": 1e-12, "cpsnr": 1e-9, "ssim": 1e-6, "uiqi": 1e-9, "colorfulness": 1e-9,
+# looser (ssim/uiqi 2e-3, ΔE 0.05, cnr/ccar 3 %, tar 0.75 points). ssim filters in float32
+# (centred data): worst seen 2.6e-6 on 20 full CBSD68 photos x 5 distortions, so 1e-5 still
+# fails on any real defect while being 200x tighter than the acceptance bound. deltae2000 is
+# float32 per pixel (Lab within 7e-5 of float64); its mean still meets 1e-4.
+TOL = {"mse": 1e-12, "cpsnr": 1e-9, "ssim": 1e-5, "uiqi": 1e-9, "colorfulness": 1e-9,
        "delta_colorfulness": 1e-9, "deltae2000": 1e-4, "cnr": 1e-12, "ccar": 1e-12, "tar": 1e-9}
 
 

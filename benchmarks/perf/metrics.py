@@ -5,11 +5,13 @@ truths, (a) a straightforward per-image scikit-image/numpy loop computing the sa
 (b) decoding the same PNG pairs only. Example:
 
     .venv/bin/python benchmarks/perf/metrics.py --data ../shared/data/imagenet-sample --n 64
+    .venv/bin/python benchmarks/perf/metrics.py --profile --n 32   # per-metric ms/image
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -41,12 +43,17 @@ def prepare(src: Path, n: int, size: int, out: Path) -> tuple[Path, Path]:
     return pred_dir, gt_dir
 
 
-def decode_only(pred_dir: Path, gt_dir: Path) -> int:
+def decode_only(pred_dir: Path, gt_dir: Path, batch_size: int, workers: int) -> int:
+    """What ``score`` does except the metrics: match files, decode both PNGs to uint8 tensors
+    in the same DataLoader (same workers), stack each batch."""
+    from colorbench.scoring import PairDataset, match_files
+
+    loader = torch.utils.data.DataLoader(PairDataset(match_files(pred_dir, gt_dir).pairs, False),
+                                         batch_size=batch_size, num_workers=workers, collate_fn=lambda x: x)
     n = 0
-    for p in sorted(pred_dir.iterdir()):
-        np.asarray(Image.open(p).convert("RGB"))
-        np.asarray(Image.open(gt_dir / p.name).convert("RGB"))
-        n += 1
+    for items in loader:
+        torch.stack([it.pred for it in items]), torch.stack([it.gt for it in items])
+        n += len(items)
     return n
 
 
@@ -97,15 +104,55 @@ def per_image_loop(pred_dir: Path, gt_dir: Path) -> int:
     return n
 
 
-def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int) -> int:
+def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int, workers: int) -> int:
     from colorbench.plugins import load
     from colorbench.reporting import Reporter
     from colorbench.scoring import score_dirs
     from colorbench.selection import resolve_metrics
 
     specs, _ = resolve_metrics(load(), METRICS)
-    summary = score_dirs(pred_dir, gt_dir, specs, out, batch_size=batch_size, reporter=Reporter(quiet=True))
+    summary = score_dirs(pred_dir, gt_dir, specs, out, batch_size=batch_size, workers=workers,
+                         reporter=Reporter(quiet=True))
     return int(summary[0]["n"])
+
+
+def profile(n: int, size: int, batch_size: int, repeats: int) -> None:
+    """Per-metric cost (ms per image) on random-noise pairs: Lab of pred+gt first (shared by
+    deltae2000/cnr/ccar/tar), then each metric on a batch whose Lab is already cached.
+    Rounds are interleaved (every metric once per round); the median round is reported."""
+    from statistics import median
+
+    from colorbench.batch import MetricBatch
+    from colorbench.plugins import load
+
+    torch.manual_seed(0)
+    gt = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8)
+    pred = (gt.int() + torch.randint(-20, 20, gt.shape)).clamp(0, 255).to(torch.uint8)
+    regs = load()
+    fns = {m: regs.metrics.get(m).build() for m in METRICS}
+    lab = "pred_lab32" if hasattr(MetricBatch, "pred_lab32") else "pred_lab"
+    times: dict[str, list[float]] = {k: [] for k in ["lab (pred+gt)", *METRICS, "suite total"]}
+    for _ in range(repeats):
+        total = 0.0
+        for k in range(0, n, batch_size):
+            b = MetricBatch(pred[k:k + batch_size], gt[k:k + batch_size])
+            t0 = time.perf_counter()
+            getattr(b, lab), getattr(b, lab.replace("pred", "gt"))
+            times["lab (pred+gt)"].append(time.perf_counter() - t0)
+            for m in METRICS:
+                b._cache.pop("squared_error_255", None)  # so mse and cpsnr are each timed in full
+                t1 = time.perf_counter()
+                fns[m](b)
+                times[m].append(time.perf_counter() - t1)
+            b2 = MetricBatch(pred[k:k + batch_size], gt[k:k + batch_size])
+            t2 = time.perf_counter()
+            for m in METRICS:
+                fns[m](b2)
+            total += time.perf_counter() - t2
+        times["suite total"].append(total / (n // batch_size))
+    per = batch_size
+    for name, ts in times.items():
+        print(f"{name:22s} {median(ts) / per * 1000:8.2f} ms/image")
 
 
 def timed(fn: Any, *args: Any) -> tuple[float, int]:
@@ -120,23 +167,47 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--repeats", type=int, default=2, help="best of R timings per method")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the median per method is reported")
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers for the parallel rows")
+    ap.add_argument("--profile", action="store_true", help="per-metric ms/image on random pairs instead")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()}")
+    if args.profile:
+        profile(args.n, args.size, args.batch_size, args.repeats)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         pred_dir, gt_dir = prepare(args.data, args.n, args.size, Path(tmp))
-        results = {}
-        for name, fn, fargs in (("decode only (pred+gt PNG)", decode_only, (pred_dir, gt_dir)),
-                                ("colorbench score (suite)", suite, (pred_dir, gt_dir, Path(tmp) / "out", args.batch_size)),
-                                ("per-image skimage/numpy loop", per_image_loop, (pred_dir, gt_dir))):
-            best = min(timed(fn, *fargs) for _ in range(args.repeats))
-            results[name] = best[1] / best[0]
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}; {args.n} images {args.size}x{args.size} from {args.data}")
-    for name, ips in results.items():
-        print(f"{name:32s} {ips:8.1f} images/s")
-    dec, sui, loop = (results[k] for k in results)
-    print(f"suite / per-image loop speed-up: {sui / loop:.2f}x (goal >= 5x)")
-    print(f"scoring time / decoding time:    {dec / sui:.2f}x (goal <= 2x)")
+        out, bs, w = Path(tmp) / "out", args.batch_size, args.workers
+        methods = {
+            "decode only, serial": (decode_only, (pred_dir, gt_dir, bs, 0)),
+            "colorbench score, serial": (suite, (pred_dir, gt_dir, out, bs, 0)),
+            f"decode only, {w} workers": (decode_only, (pred_dir, gt_dir, bs, w)),
+            f"colorbench score, {w} workers": (suite, (pred_dir, gt_dir, out, bs, w)),
+            "per-image skimage/numpy loop": (per_image_loop, (pred_dir, gt_dir)),
+        }
+        times: dict[str, list[float]] = {k: [] for k in methods}
+        n = 0
+        for _ in range(args.repeats):  # interleaved rounds; median per method
+            for name, (fn, fargs) in methods.items():
+                dt, n = timed(fn, *fargs)
+                times[name].append(dt)
+    from statistics import median
+
+    ips = {k: n / median(v) for k, v in times.items()}
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; {n} images "
+          f"{args.size}x{args.size} from {args.data}; median of {args.repeats} interleaved rounds; "
+          f"load average after: {os.getloadavg()}")
+    for name, v in ips.items():
+        print(f"{name:32s} {v:8.1f} images/s")
+    loop = ips["per-image skimage/numpy loop"]
+    print(f"speed-up over the per-image loop: serial {ips['colorbench score, serial'] / loop:.2f}x, "
+          f"{w} workers {ips[f'colorbench score, {w} workers'] / loop:.2f}x (goal >= 5x)")
+    print(f"scoring time / decoding time:     serial {ips['decode only, serial'] / ips['colorbench score, serial']:.2f}x, "
+          f"{w} workers {ips[f'decode only, {w} workers'] / ips[f'colorbench score, {w} workers']:.2f}x (goal <= 2x)")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -21,7 +22,7 @@ def score_command(
     metric_set: list[str] = typer.Option([], "--metric-set", help="KEY=VALUE or METRIC.KEY=VALUE option of a metric (repeatable)."),
     class_set: Path = typer.Option(None, "--class-set", help="File of colour-class ids for cnr/ccar/tar (same as --metric-set class_set=FILE)."),
     batch_size: int = typer.Option(16, "--batch-size", "-b"),
-    workers: int = typer.Option(0, help="Decoding worker processes."),
+    workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
     device: str = typer.Option("cpu", help="auto, cpu, cuda or cuda:N."),
     strict: bool = typer.Option(False, help="Fail when a requested metric is unavailable."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -49,7 +50,8 @@ def score_command(
     metric_options = resolve_options(entries, specs, "--metric-set", "metric")
     out_dir = out or Path("runs") / f"score-{pred.resolve().name}"
     summary = score_dirs(pred, gt, specs, out_dir, resize_pred=resize_pred, batch_size=batch_size,
-                         workers=workers, device=resolve_device(device), reporter=reporter,
+                         workers=workers if workers is not None else min(2, os.cpu_count() or 1),
+                         device=resolve_device(device), reporter=reporter,
                          unavailable=unavailable, metric_options=metric_options)
     console = Console()
     print_summary(summary, {s.name: {"higher_is_better": s.higher_is_better} for s in specs}, console)

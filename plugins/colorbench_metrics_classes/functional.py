@@ -15,8 +15,8 @@ from colorbench.colorclasses import ClassMapper, count_distinct, presence
 
 def batch_classes(batch: Any, mapper: ClassMapper) -> tuple[torch.Tensor, torch.Tensor]:
     """Class ids [B, H, W] of prediction and ground truth, cached on the batch per mapping."""
-    pred = batch.cached(f"pred_{mapper.key}", lambda: mapper(batch.pred_lab, dim=1))
-    gt = batch.cached(f"gt_{mapper.key}", lambda: mapper(batch.gt_lab, dim=1))
+    pred = batch.cached(f"pred_{mapper.key}", lambda: mapper.of_rgb8(batch.pred, batch.pred_lab32))
+    gt = batch.cached(f"gt_{mapper.key}", lambda: mapper.of_rgb8(batch.gt, batch.gt_lab32))
     return pred, gt
 
 

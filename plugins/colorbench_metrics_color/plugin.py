@@ -25,7 +25,7 @@ def _delta_cf(b: Any) -> Any:
 def _de2000(b: Any) -> Any:
     from colorbench_metrics_color.functional import mean_ciede2000
 
-    return mean_ciede2000(b.gt_lab, b.pred_lab)
+    return mean_ciede2000(b.gt_lab32, b.pred_lab32)
 
 
 @hookimpl

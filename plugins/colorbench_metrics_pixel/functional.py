@@ -11,18 +11,25 @@ def _check(pred: torch.Tensor, gt: torch.Tensor) -> None:
 
 
 def squared_error_255(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Mean squared error per image on the 0..255 scale, all channels pooled; float64 [B]."""
+    """Mean squared error per image on the 0..255 scale, all channels pooled; float64 [B].
+
+    The sum of squared differences is an exact int64 per image; only the division rounds."""
     _check(pred, gt)
-    diff = pred.to(torch.float64) - gt.to(torch.float64)
-    return diff.pow(2).flatten(1).mean(1)
+    B = pred.shape[0]
+    out = torch.empty(B, dtype=torch.float64, device=pred.device)
+    for k in range(B):
+        diff = pred[k].to(torch.int32) - gt[k].to(torch.int32)
+        out[k] = (diff * diff).sum(dtype=torch.int64).to(torch.float64) / diff.numel()
+    return out
 
 
-def mse(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over R, G, B in [0, 1]."""
-    return squared_error_255(pred, gt) / (255.0**2)
+def mse(pred: torch.Tensor, gt: torch.Tensor, err: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error over R, G, B in [0, 1] (``err``: precomputed ``squared_error_255``)."""
+    return (squared_error_255(pred, gt) if err is None else err) / (255.0**2)
 
 
-def cpsnr(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+def cpsnr(pred: torch.Tensor, gt: torch.Tensor, err: torch.Tensor | None = None) -> torch.Tensor:
     """Colour PSNR: 10·log10(255² / MSE over the three channels pooled); +inf when identical."""
-    err = squared_error_255(pred, gt)
+    if err is None:
+        err = squared_error_255(pred, gt)
     return 10.0 * torch.log10((255.0**2) / err)  # err == 0 -> +inf

@@ -7,16 +7,23 @@ from typing import Any
 from colorbench import MetricSpec, hookimpl
 
 
+def _sq_err(b: Any) -> Any:
+    """Per-image squared error on 0..255, shared by mse and cpsnr through the batch cache."""
+    from colorbench_metrics_pixel.functional import squared_error_255
+
+    return b.cached("squared_error_255", lambda: squared_error_255(b.pred, b.gt))
+
+
 def _mse(b: Any) -> Any:
     from colorbench_metrics_pixel.functional import mse
 
-    return mse(b.pred, b.gt)
+    return mse(b.pred, b.gt, _sq_err(b))
 
 
 def _cpsnr(b: Any) -> Any:
     from colorbench_metrics_pixel.functional import cpsnr
 
-    return cpsnr(b.pred, b.gt)
+    return cpsnr(b.pred, b.gt, _sq_err(b))
 
 
 def _ssim(b: Any) -> Any:

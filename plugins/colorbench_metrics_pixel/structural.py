@@ -1,17 +1,20 @@
 """Windowed structural metrics over uint8 RGB tensors [B, 3, H, W]: SSIM and UIQI (DESIGN §4).
 
-Both are computed per channel and averaged over R, G, B, in float64.
+Both are computed per channel and averaged over R, G, B, one image at a time (the working
+set stays in cache, and an image's value does not depend on the batch it came in). SSIM
+filters in float32 on data centred on its channel means (so E[x²] − E[x]² keeps its precision; < 1e-5 from
+float64, tested); UIQI's window sums are exact float32 integers, combined in float64.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 SSIM_SIGMA = 1.5
 SSIM_TRUNCATE = 3.5  # skimage: 11-tap Gaussian for sigma 1.5 (Wang et al. 2004)
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 UIQI_WINDOW = 8
+_CHUNK = 2  # maps filtered together (256x256 float32 maps: ~0.5 MB per operand)
 
 
 def _check(pred: torch.Tensor, gt: torch.Tensor) -> None:
@@ -57,7 +60,10 @@ def _gaussian_filter(x: torch.Tensor, taps: torch.Tensor, crop: int) -> torch.Te
     elif pad < 0:
         x = x[..., -pad:H + pad, -pad:W + pad]
     w = taps.tolist()
-    return _correlate_valid(_correlate_valid(x, w, -2), w, -1)
+    if x.dim() < 3 or x.shape[0] <= _CHUNK:
+        return _correlate_valid(_correlate_valid(x, w, -2), w, -1)
+    # a few maps at a time: the working set then stays in cache (2-3x faster on CPU)
+    return torch.cat([_correlate_valid(_correlate_valid(c, w, -2), w, -1) for c in x.split(_CHUNK)])
 
 
 def ssim_window(height: int, width: int, sigma: float = SSIM_SIGMA) -> int:
@@ -65,6 +71,28 @@ def ssim_window(height: int, width: int, sigma: float = SSIM_SIGMA) -> int:
     win = 2 * int(SSIM_TRUNCATE * sigma + 0.5) + 1
     side = min(height, width)
     return win if side >= win else side - (1 - side % 2)
+
+
+def _ssim_one(x: torch.Tensor, y: torch.Tensor, taps: torch.Tensor, pad: int, data_range: float) -> torch.Tensor:
+    """Mean SSIM of one image per channel: x, y uint8 [C, H, W] -> float64 [C]."""
+    # centre each channel on its rounded mean (exact in float32; the variances below are
+    # shift-invariant) so that E[x²] − E[x]² loses almost no float32 precision
+    mx = x.flatten(1).sum(1, dtype=torch.int64).div(x[0].numel(), rounding_mode="floor").view(-1, 1, 1)
+    my = y.flatten(1).sum(1, dtype=torch.int64).div(y[0].numel(), rounding_mode="floor").view(-1, 1, 1)
+    xc = (x.to(torch.int32) - mx.to(torch.int32)).to(torch.float32)
+    yc = (y.to(torch.int32) - my.to(torch.int32)).to(torch.float32)
+    # the SSIM map needs only x, y, E[x² + y²] and E[xy]: 4 filtered maps, not 5
+    stats = _gaussian_filter(torch.cat((xc, yc, xc * xc + yc * yc, xc * yc)), taps, pad)
+    ux, uy, uss, uxy = stats.chunk(4, 0)
+    v_sum = uss - (ux * ux + uy * uy)
+    v_xy = uxy - ux * uy
+    ux, uy = ux + mx.to(torch.float32), uy + my.to(torch.float32)
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    # written so that x == y gives numerator == denominator bit for bit (SSIM = 1 exactly);
+    # the clamp removes float32 rounding beyond the mathematical range [-1, 1]
+    s = ((2 * ux * uy + c1) * (2 * v_xy + c2)) / ((ux * ux + uy * uy + c1) * (v_sum + c2))
+    s = s.clamp_(-1.0, 1.0)
+    return s.flatten(1).sum(1, dtype=torch.float64) / s[0].numel()
 
 
 def ssim(pred: torch.Tensor, gt: torch.Tensor, data_range: float = 255.0, sigma: float = SSIM_SIGMA) -> torch.Tensor:
@@ -75,26 +103,62 @@ def ssim(pred: torch.Tensor, gt: torch.Tensor, data_range: float = 255.0, sigma:
     statistics (scipy 'reflect' borders), then the mean over the map with ``(win-1)//2``
     pixels cropped from every border, per channel, averaged over channels. Images smaller than
     the 11x11 window use the largest odd window that fits (skimage would raise; passing that
-    ``win_size`` to skimage gives the same value).
+    ``win_size`` to skimage gives the same value). Filtering is float32 (see the module note).
     """
     _check(pred, gt)
-    B, C, H, W = pred.shape
-    x = pred.to(torch.float64).reshape(B * C, 1, H, W)
-    y = gt.to(torch.float64).reshape(B * C, 1, H, W)
-    taps = gaussian_taps(sigma, device=x.device)
+    B, _, H, W = pred.shape
+    taps = gaussian_taps(sigma, dtype=torch.float32, device=pred.device)
     pad = (ssim_window(H, W, sigma) - 1) // 2
-    stats = _gaussian_filter(torch.cat((x, y, x * x, y * y, x * y), 0), taps, pad)
-    ux, uy, uxx, uyy, uxy = stats.chunk(5, 0)
-    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
-    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return s.reshape(B, C, -1).mean(-1).mean(-1)
+    out = torch.empty(B, dtype=torch.float64, device=pred.device)
+    for k in range(B):
+        out[k] = _ssim_one(pred[k], gt[k], taps, pad, data_range).mean()
+    return out
 
 
-def _box_sums(v: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
-    """Sums over every kh x kw window (valid positions, stride 1) of int64 [N, H, W], exact."""
-    c = F.pad(v.cumsum(-1).cumsum(-2), (1, 0, 1, 0))
-    return c[:, kh:, kw:] - c[:, :-kh, kw:] - c[:, kh:, :-kw] + c[:, :-kh, :-kw]
+def _window_sums(v: torch.Tensor, k: int, dim: int) -> torch.Tensor:
+    """Sums of every k consecutive values along ``dim`` (valid positions). Doubling
+    (1, 2, 4, ... then the remaining bits): log2(k) + popcount(k) adds instead of k."""
+    n = v.shape[dim]
+    out: torch.Tensor | None = None
+    start = 0
+    block, size = v, 1
+    while True:
+        if k & size:  # append a block of `size` starting at offset `start`
+            part = block.narrow(dim, start, n - k + 1)
+            out = part.clone() if out is None else out.add_(part)
+            start += size
+        if size * 2 > k:
+            break
+        block = block.narrow(dim, 0, block.shape[dim] - size) + block.narrow(dim, size, block.shape[dim] - size)
+        size *= 2
+    assert out is not None
+    return out
+
+
+def _uiqi_one(x: torch.Tensor, y: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
+    """Mean UIQI of one image per channel: x, y uint8 [C, H, W] -> float64 [C].
+
+    Window sums of x, y, x² + y², xy are integers below 2^24 for 8-bit data and windows up to
+    8x8 (64 · 2 · 255² < 2^24), so float32 sums are exact; n² times the window variances and
+    means are then exact integers in float64 (< 2^30), so the zero tests are exact, and only
+    the final products and quotient are rounded (float64)."""
+    n = float(kh * kw)
+    q = torch.empty(x.shape[0], x.shape[1] - kh + 1, x.shape[2] - kw + 1, dtype=torch.float64, device=x.device)
+    for c in range(x.shape[0]):  # channel by channel: the working set stays in cache
+        xf, yf = x[c].to(torch.float32), y[c].to(torch.float32)
+        maps = torch.stack((xf, yf, xf * xf + yf * yf, xf * yf))
+        sx, sy, sss, sxy = _window_sums(_window_sums(maps, kh, -2), kw, -1).to(torch.float64).unbind(0)
+        # n² times the window means/variances: exact integers (< 2^30) in float64
+        mean_prod = sx * sy  # n²·μxμy
+        mean_sq = sx.mul_(sx).add_(sy.mul_(sy))  # n²·(μx² + μy²)
+        var_sum = sss.mul_(n).sub_(mean_sq)  # n²·(σx² + σy²)
+        cov = sxy.mul_(n).sub_(mean_prod)  # n²·σxy
+        torch.div(cov.mul_(mean_prod).mul_(4.0), var_sum * mean_sq, out=q[c])
+        if float(var_sum.min()) == 0.0:  # constant windows (var_sum >= 0): rare, bool masks only then
+            flat = var_sum == 0  # also where μx² + μy² = 0 (all-zero windows)
+            ms, mp = mean_sq[flat], mean_prod[flat]
+            q[c][flat] = torch.where(ms != 0, 2.0 * mp / torch.where(ms != 0, ms, 1.0), 1.0)
+    return q.flatten(1).mean(1)
 
 
 def uiqi(pred: torch.Tensor, gt: torch.Tensor, window: int = UIQI_WINDOW) -> torch.Tensor:
@@ -103,22 +167,15 @@ def uiqi(pred: torch.Tensor, gt: torch.Tensor, window: int = UIQI_WINDOW) -> tor
     8x8 windows at every valid position (stride 1); per window
     Q = 4σxy·μx·μy / ((σx²+σy²)(μx²+μy²)), Q = 2μxμy/(μx²+μy²) where σx²+σy² = 0 and
     μx²+μy² ≠ 0, Q = 1 where both are 0; mean over windows, then over channels. Window
-    statistics come from exact integer box sums, so the zero tests are exact. Images smaller
-    than 8 on a side use a window of that side.
+    statistics come from exact integer window sums, so the zero tests are exact. Images
+    smaller than 8 on a side use a window of that side.
     """
     _check(pred, gt)
-    B, C, H, W = pred.shape
+    B, _, H, W = pred.shape
     kh, kw = min(window, H), min(window, W)
-    n = float(kh * kw)
-    x = pred.to(torch.int64).reshape(B * C, H, W)
-    y = gt.to(torch.int64).reshape(B * C, H, W)
-    sx, sy, sxx, syy, sxy = (_box_sums(v, kh, kw).to(torch.float64) for v in (x, y, x * x, y * y, x * y))
-    # n² times the window variances/covariance and the squared means (exact integers)
-    var_sum = (n * sxx - sx * sx) + (n * syy - sy * sy)
-    cov = n * sxy - sx * sy
-    mean_sq = sx * sx + sy * sy
-    mean_prod = sx * sy
-    both = var_sum * mean_sq
-    q = torch.where(both != 0, 4 * cov * mean_prod / torch.where(both != 0, both, 1.0),
-                    torch.where(mean_sq != 0, 2 * mean_prod / torch.where(mean_sq != 0, mean_sq, 1.0), 1.0))
-    return q.reshape(B, C, -1).mean(-1).mean(-1)
+    if kh * kw > 64:
+        raise ValueError(f"uiqi: window {kh}x{kw} is larger than 8x8 (exact sums need <= 64 pixels)")
+    out = torch.empty(B, dtype=torch.float64, device=pred.device)
+    for k in range(B):
+        out[k] = _uiqi_one(pred[k], gt[k], kh, kw).mean()
+    return out
