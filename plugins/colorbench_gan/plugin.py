@@ -38,6 +38,7 @@ _COMMON: dict[str, Any] = {
     "dropout": True,  # unet only: dropout 0.5 in the inner decoder blocks
     "d_layers": 3,  # PatchGAN n_layers=3: 70x70 receptive field
     "steps": None,
+    "threads": 0,  # torch intra-op threads (0: torch's default)
 }
 CONFIGS: dict[str, dict[str, Any]] = {
     # Seed 002 at full scale: 256x256, L1 pretraining 20 epochs, adversarial 50 epochs,
