@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from colorbench.errors import ColorbenchError
 from colorbench_gan.colorizer import GanColorizer, load_imagenet_encoder
 from colorbench_gan.model import (
     AB_SCALE,
@@ -19,6 +17,8 @@ from colorbench_gan.model import (
     build_generator,
 )
 from colorbench_gan.train import gan_loss
+
+from colorbench.errors import ColorbenchError
 
 TINY_RES = {"generator": "resnet18-unet", "resnet_width": 8}
 TINY_UNET = {"generator": "unet", "unet_downs": 5, "ngf": 8}

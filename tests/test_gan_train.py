@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 import torch
+from colorbench_datasets.shapes import Shapes
+from colorbench_gan.plugin import CONFIGS
+from colorbench_gan.train import schedule, train
 
 from colorbench.checkpoints import load_checkpoint
 from colorbench.engine import RunConfig, Runner
 from colorbench.plugins import load
 from colorbench.reporting import Reporter
 from colorbench.training import TrainContext
-from colorbench_datasets.shapes import Shapes
-from colorbench_gan.plugin import CONFIGS
-from colorbench_gan.train import schedule, train
 
 SMALL = {"resnet_width": 8, "ndf": 8, "size": 32, "batch_size": 4, "workers": 0,
          "log_every": 1, "save_every": 1000, "val_images": 0}
@@ -26,7 +26,7 @@ SMALL = {"resnet_width": 8, "ndf": 8, "size": 32, "batch_size": 4, "workers": 0,
 
 def _train(out: Path, n_images: int = 8, resume: bool = False, **overrides: Any) -> list[dict[str, str]]:
     cfg = {**CONFIGS["tiny"], **SMALL, **overrides}
-    ds = Shapes(split="train", size=32, n_images=n_images)
+    ds = Shapes(split="train", size=cfg["size"], n_images=n_images)
     torch.manual_seed(0)
     train(TrainContext(dataset=ds, config=cfg, out_dir=out, device=torch.device("cpu"),
                        resume=resume, seed=3, reporter=Reporter(quiet=True)))
@@ -69,9 +69,10 @@ def test_adversarial_phase_logs_finite_paper_losses(tmp_path: Path) -> None:
     assert (tmp_path / "adv" / "checkpoint_pretrain.pt").is_file()  # the L1-only generator
 
 
-@pytest.mark.parametrize("generator", ["resnet18-unet", "unet"])
-def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path: Path, generator: str) -> None:
-    arch = {"generator": generator, "unet_downs": 5, "ngf": 8}
+@pytest.mark.parametrize("arch", [{"generator": "resnet18-unet"},
+                                  {"generator": "unet", "unet_downs": 6, "ngf": 4, "size": 64}],
+                         ids=["resnet18-unet", "unet-with-dropout"])
+def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path: Path, arch: dict[str, Any]) -> None:
     straight = _train(tmp_path / "a", n_images=12, steps=6, pretrain_steps=3, **arch)
     _train(tmp_path / "b", n_images=12, steps=4, pretrain_steps=3, **arch)
     resumed = _train(tmp_path / "b", n_images=12, resume=True, steps=6, pretrain_steps=3, **arch)

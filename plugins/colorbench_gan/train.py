@@ -27,7 +27,13 @@ from colorbench.device import autocast
 from colorbench.errors import ColorbenchError
 from colorbench.training import ColorPairs, TrainContext, TrainLog
 from colorbench_gan.colorizer import ARCH_KEYS, load_imagenet_encoder, validation_l1
-from colorbench_gan.model import AB_SCALE, build_discriminator, build_generator, normalize_ab, normalize_L
+from colorbench_gan.model import (
+    AB_SCALE,
+    build_discriminator,
+    build_generator,
+    normalize_ab,
+    normalize_L,
+)
 
 COLUMNS = ("step", "epoch", "phase", "lr", "loss_D_fake", "loss_D_real", "loss_D", "loss_G_GAN",
            "loss_G_L1", "loss_G", "l1_ab", "val_l1_ab", "images_per_s")
@@ -78,7 +84,9 @@ def _batches(pairs: ColorPairs, sampler: DistributedSampler[Any], per_rank: int,
         pairs.set_epoch(epoch)
         order = list(sampler)[: steps_per_epoch * per_rank]
         chunks = [order[i:i + per_rank] for i in range(pos * per_rank, len(order), per_rank)]
-        for batch in DataLoader(pairs, batch_sampler=chunks, num_workers=workers, pin_memory=pin):
+        # its own generator: creating a loader must not draw from the global RNG (dropout's)
+        gen = torch.Generator().manual_seed(epoch)
+        for batch in DataLoader(pairs, batch_sampler=chunks, num_workers=workers, pin_memory=pin, generator=gen):
             yield epoch, batch
         step = (epoch + 1) * steps_per_epoch
 
