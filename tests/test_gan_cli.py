@@ -8,14 +8,26 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from colorbench.checkpoints import load_checkpoint, sha256
 from colorbench.cli import app
 from colorbench.plugins import load
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """One intra-op thread: under `pytest -n 2` on 2 cores, two threads per worker
+    oversubscribe the CPU and make these small networks many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -27,7 +39,8 @@ def test_train_then_run_with_the_checkpoint(tmp_path: Path) -> None:
     out, runs = tmp_path / "D", tmp_path / "runs"
     cli = CliRunner()
     res = cli.invoke(app, ["train", "gan", "--dataset", "shapes", "--config", "tiny", "--steps", "30",
-                           "--out", str(out), "--set", "workers=0", "--set", "val_images=4"])
+                           "--out", str(out), "--set", "workers=0", "--set", "val_images=4",
+                           "--set", "threads=1"])
     assert res.exit_code == 0, res.output
     log = _rows(out / "train_log.csv")
     assert log[-1]["step"] == "30" and {r["phase"] for r in log} == {"pretrain", "adversarial"}
