@@ -23,7 +23,7 @@ WEIGHTS = Weights(
         "colorbench train gan --dataset ../shared/data/imagenet-sample --config tiny --steps 3200 "
         "--set threads=1 --out runs/gan-tiny-imagenet && python -m colorbench_gan.colorizer "
         "runs/gan-tiny-imagenet/checkpoint.pt gan_tiny_imagenet_sample.pt --half "
-        "(train split of the seeded hash split, 780 images; 20 min 39 s on 2 shared CPU cores; see docs/models/gan.md)"
+        "(train split of the seeded hash split, 767 images; 20 min 39 s on 2 shared CPU cores; see docs/models/gan.md)"
     ),
     path=HERE / WEIGHTS_FILE,
 )
