@@ -82,3 +82,15 @@ def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
     assert [r["step"] for r in log] == [str(s) for s in range(1, 7)]  # rank 0 writes, once
     assert float(log[-1]["images_per_s"]) > 0 and log[-1]["phase"] == "adversarial"
     assert load_checkpoint(out)["step"] == 6
+
+
+def test_distributed_helpers_are_no_ops_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from colorbench import distributed
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    info = distributed.setup(torch.device("cpu"))
+    assert (info.rank, info.world_size, info.is_main, info.enabled) == (0, 1, True, False)
+    net = torch.nn.Linear(2, 2)
+    assert distributed.wrap(net, info) is net and distributed.unwrap(net) is net
+    value = torch.tensor(3.0)
+    assert distributed.mean(value, info) is value

@@ -136,3 +136,18 @@ def test_imagenet_encoder_loads_from_the_torch_cache(tmp_path: Path, monkeypatch
     assert torch.equal(enc.conv1.weight, reference.conv1.weight.sum(1, keepdim=True))
     with pytest.raises(ColorbenchError, match="resnet_width=64"):
         load_imagenet_encoder(ResNet18Encoder(16))
+
+
+def test_missing_imagenet_weights_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from torchvision.models._api import WeightsEnum
+
+    def offline(self: object, *args: object, **kwargs: object) -> None:
+        raise OSError("network unreachable")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(WeightsEnum, "get_state_dict", offline)
+    with pytest.raises(ColorbenchError) as info:
+        load_imagenet_encoder(ResNet18Encoder(64))
+    message = str(info.value)
+    assert "\n" not in message and "resnet18-f37072fd.pth" in message
+    assert str(tmp_path / "hub" / "checkpoints") in message and "pretrained_encoder=false" in message

@@ -103,3 +103,26 @@ def test_schedule_splits_phases() -> None:
     assert schedule({**cfg, "phase": "adversarial"}, 10, 0, None) == (0, 500)
     assert schedule({**cfg, "phase": "adversarial"}, 10, 200, 200) == (200, 700)  # after pretrain
     assert schedule({**cfg, "steps": 70}, 10, 0, None) == (20, 70)
+
+
+def test_seeded_color_pairs_repeat_their_augmentation_per_epoch() -> None:
+    import numpy as np
+
+    from colorbench.specs import Sample
+    from colorbench.training import ColorPairs
+
+    class Wide:
+        ids = ("a",)
+
+        def load(self, index: int) -> Sample:
+            rng = np.random.default_rng(0)
+            return Sample(id="a", image=rng.integers(0, 256, (40, 120, 3), dtype=np.uint8))
+
+    pairs = ColorPairs(Wide(), 16, train=True, seed=5)
+    views = []
+    for epoch in range(6):
+        pairs.set_epoch(epoch)
+        views.append(pairs[0]["ab"])
+    pairs.set_epoch(2)
+    assert torch.equal(pairs[0]["ab"], views[2])  # same (seed, epoch, index): same crop and flip
+    assert len({v.sum().item() for v in views}) > 1  # epochs differ
