@@ -1,5 +1,6 @@
 """Model-card helpers (no matplotlib): loss curves as a PNG drawn with Pillow, and the
-Hasler–Süsstrunk colourfulness of saved run outputs.
+Hasler–Süsstrunk colourfulness and CNR (seed 000 eq. 19) of saved run outputs (interim,
+until the ``colorfulness`` / ``cnr`` metrics land in a metrics plugin).
 
     python -m colorbench_gan.card plot RUN/train_log.csv docs/models/gan_losses.png
     python -m colorbench_gan.card colorfulness RUNS/NAME/outputs/DATASET
@@ -91,9 +92,29 @@ def colorfulness(rgb: np.ndarray) -> float:
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
-def folder_colorfulness(folder: Path) -> tuple[float, int]:
-    values = [colorfulness(np.asarray(Image.open(p).convert("RGB"))) for p in sorted(folder.glob("*.png"))]
-    return (float(np.mean(values)) if values else float("nan")), len(values)
+def colour_classes(rgb: np.ndarray) -> int:
+    """Distinct CCC colour classes of uint8 RGB: floor((b+108)/6)·36 + floor((a+108)/6)."""
+    import torch
+
+    from colorbench.color import rgb_to_lab
+
+    lab = rgb_to_lab(torch.from_numpy(np.array(rgb)).permute(2, 0, 1)).double()
+    a = ((lab[1] + 108) / 6).floor().clamp(0, 35).long()
+    b = ((lab[2] + 108) / 6).floor().clamp(0, 35).long()
+    return int(torch.unique(b * 36 + a).numel())
+
+
+def _load(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def folder_scores(folder: Path, gt: Path | None = None) -> dict[str, float]:
+    """Mean colourfulness, and mean CNR (classes in pred / classes in gt) when ``gt`` is given."""
+    files = sorted(folder.glob("*.png"))
+    out = {"n": float(len(files)), "colorfulness": float(np.mean([colorfulness(_load(p)) for p in files]))}
+    if gt is not None:
+        out["cnr"] = float(np.mean([colour_classes(_load(p)) / colour_classes(_load(gt / p.name)) for p in files]))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -101,9 +122,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if len(args) == 3 and args[0] == "plot":
         print(plot(Path(args[1]), Path(args[2])))
     elif len(args) == 2 and args[0] == "colorfulness":
+        gt = Path(args[1]) / "_ground_truth"
         for sub in sorted(p for p in Path(args[1]).iterdir() if p.is_dir()):
-            mean, n = folder_colorfulness(sub)
-            print(f"{sub.name}\tn={n}\tcolorfulness={mean:.2f}")
+            scores = folder_scores(sub, gt if gt.is_dir() else None)
+            print(sub.name, "  ".join(f"{k}={v:.3f}" for k, v in scores.items()), sep="\t")
     else:
         raise SystemExit(__doc__)
 
