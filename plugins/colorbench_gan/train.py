@@ -137,6 +137,8 @@ def _train(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistInfo,
         start, boundary = int(ckpt["step"]), ckpt.get("phase_boundary")
     if ckpt is not None and info.is_main:
         torch.set_rng_state(ckpt["rng"]["torch"].cpu())  # dropout masks continue exactly
+        if cuda and "cuda" in ckpt["rng"]:
+            torch.cuda.set_rng_state(ckpt["rng"]["cuda"].cpu(), device)
     else:  # the dropout stream of this rank
         torch.manual_seed(ctx.seed * 1_000_003 + start * 101 + info.rank + 1)
     Gp, Dp = distributed.wrap(G, info), distributed.wrap(D, info)
@@ -213,7 +215,7 @@ def _train(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistInfo,
                 state = {"format": FORMAT, "step": step, "phase_boundary": P, "config": _plain(cfg),
                          "generator": G.state_dict(), "discriminator": D.state_dict(),
                          "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
-                         "scaler": scaler.state_dict(), "rng": {"torch": torch.get_rng_state()}}
+                         "scaler": scaler.state_dict(), "rng": _rng_state(device)}
                 save_checkpoint(state, ctx.checkpoint_path)
                 if step == P and T > P:  # the L1-only generator, for comparison (paper §5.1)
                     save_checkpoint(state, ctx.out_dir / "checkpoint_pretrain.pt")
@@ -225,6 +227,13 @@ def _train(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistInfo,
             distributed.barrier(info)
     if log is not None:
         log.close()
+
+
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
 
 
 def _plain(cfg: dict[str, Any]) -> dict[str, Any]:
