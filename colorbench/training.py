@@ -100,10 +100,20 @@ class ColorPairs(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
     ``train=True``: random square crop of the shorter side's size, resize, random
     horizontal flip; ``train=False``: the run protocol's centre crop. Unreadable images are
     skipped (the next readable one is used) so one bad file does not stop training.
+
+    ``seed``: augmentation of item ``i`` in epoch ``e`` is drawn from
+    ``default_rng([seed, e, i])`` (call ``set_epoch``), so a resumed run sees exactly the
+    crops and flips of an uninterrupted one; ``None`` draws fresh randomness each time.
     """
 
-    def __init__(self, dataset: Dataset, size: int, train: bool = True, flip: bool = True):
+    def __init__(self, dataset: Dataset, size: int, train: bool = True, flip: bool = True,
+                 seed: int | None = None):
         self.dataset, self.size, self.train, self.flip = dataset, size, train, flip
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose augmentation a seeded dataset reproduces."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.dataset.ids)
@@ -125,9 +135,13 @@ class ColorPairs(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
                 continue
         else:
             raise ColorbenchError(f"16 consecutive images failed to load near index {index}")
-        # drawn from torch's generator, so torch.manual_seed (train --seed) and the
-        # DataLoader's per-worker seeds make crops and flips reproducible
-        rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+        # seeded: a function of (seed, epoch, index), so resumed runs match; unseeded: drawn
+        # from torch's generator, so torch.manual_seed (train --seed) and the DataLoader's
+        # per-worker seeds still make crops and flips reproducible
+        if self.seed is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+        else:
+            rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
         top, left, side = self._crop(sample.image, rng)
         image = resize(sample.image[top:top + side, left:left + side], self.size, "stretch")
         semantic = sample.semantic

@@ -1,0 +1,82 @@
+"""Data-parallel training under ``torchrun``: one code path for 1 process and N processes.
+
+``torchrun --nproc_per_node N -m colorbench train MODEL ...`` sets RANK / WORLD_SIZE /
+LOCAL_RANK; ``setup`` then joins the process group (NCCL on CUDA, gloo on the CPU) and
+gives each rank its device. Without those variables everything is a no-op with rank 0 of
+1, so plugins call the same functions either way. Rank 0 alone writes logs and checkpoints
+(``is_main``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def launched() -> bool:
+    """True when started by torchrun (or another launcher that sets WORLD_SIZE > 1)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def setup(device: torch.device) -> DistInfo:
+    """Join the process group when launched with torchrun; idempotent."""
+    if not launched():
+        return DistInfo(device=device)
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return DistInfo(rank, world, local, device)
+
+
+def wrap(module: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
+    """DistributedDataParallel around ``module`` when distributed, else ``module`` itself."""
+    if not info.enabled:
+        return module
+    ids = [info.device.index] if info.device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    return module.module if isinstance(module, torch.nn.parallel.DistributedDataParallel) else module
+
+
+def mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """The mean of a tensor over ranks (a copy; the tensor itself when not distributed)."""
+    if not info.enabled:
+        return value
+    out = value.detach().clone()
+    dist.all_reduce(out)
+    return out / info.world_size
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
+
+
+def teardown(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

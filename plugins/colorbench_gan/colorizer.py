@@ -1,0 +1,138 @@
+"""Inference with the trained generator, checkpoint export, and the ImageNet encoder weights."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorbench.checkpoints import load_checkpoint, save_checkpoint, torch_hub_dir
+from colorbench.errors import ColorbenchError
+from colorbench.specs import Dataset
+from colorbench_gan.model import ResNet18Encoder, build_generator, normalize_ab, normalize_L, to_ab
+
+# Config keys that fix the generator's architecture (read from a checkpoint, never from the CLI).
+ARCH_KEYS = ("generator", "unet_downs", "ngf", "dropout", "resnet_width", "ndf", "d_layers")
+
+
+class GanColorizer:
+    """The generator alone. ``eval()`` mode: batch norm uses its running statistics and
+    dropout is off, so a given L* always gives the same a*b* (pix2pix instead keeps dropout
+    on at test time; ``dropout_at_inference=True`` does that, seeded by the run's seed).
+
+    ``size``: L* is resized so its shorter side is ``size`` (the training resolution: the
+    network sees objects at the scale it learned), a*b* are predicted there and upsampled
+    bilinearly to the input size; 0 predicts at the input's own size.
+    """
+
+    def __init__(self, generator: nn.Module, device: torch.device, dropout_at_inference: bool = False,
+                 size: int = 0):
+        self.net = generator.to(device).eval()
+        self.device, self.size = device, size
+        self.multiple = int(getattr(generator, "multiple", 1))
+        if dropout_at_inference:
+            for m in self.net.modules():
+                if isinstance(m, nn.Dropout):
+                    m.train()
+
+    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+        H, W = L.shape[-2:]
+        if self.size and min(H, W) != self.size:
+            scale = self.size / min(H, W)
+            shape = (max(1, round(H * scale)), max(1, round(W * scale)))
+            small = F.interpolate(L.float(), size=shape, mode="bilinear", antialias=True, align_corners=False)
+            ab = self._predict(small)
+            return F.interpolate(ab, size=(H, W), mode="bilinear", align_corners=False)
+        return self._predict(L)
+
+    def _predict(self, L: torch.Tensor) -> torch.Tensor:
+        h, w = L.shape[-2:]
+        k = self.multiple
+        ph, pw = (-h) % k, (-w) % k  # pad to a multiple of the network's total stride
+        x = normalize_L(L.float())
+        if ph or pw:
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        out = self.net(x)[..., :h, :w]
+        return to_ab(out.float())
+
+
+def load_generator(checkpoint: str | Path, device: Any = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """The generator of a training checkpoint or of an exported weights file."""
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    if not isinstance(state, dict) or "generator" not in state or "config" not in state:
+        raise ColorbenchError(f"checkpoint {checkpoint}: not a gan checkpoint (no generator/config)")
+    cfg = dict(state["config"])
+    net = build_generator(cfg)
+    weights = {k: v.float() if v.is_floating_point() else v for k, v in state["generator"].items()}
+    net.load_state_dict(weights)
+    return net.to(device), cfg
+
+
+def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
+    """Inference weights: generator + architecture config + step (no D, no optimizers)."""
+    state = load_checkpoint(checkpoint)
+    gen = {k: (v.half() if half and v.is_floating_point() else v) for k, v in state["generator"].items()}
+    cfg = {k: state["config"][k] for k in (*ARCH_KEYS, "size") if k in state["config"]}
+    return save_checkpoint({"format": "colorbench-gan-generator/1", "config": cfg,
+                            "step": state["step"], "generator": gen}, out)
+
+
+@torch.no_grad()
+def validation_l1(G: nn.Module, dataset: Dataset, size: int, n: int, device: torch.device) -> float:
+    """Mean |Δa*b*| (CIE units) of G in eval mode on the first ``n`` images, centre-cropped."""
+    from colorbench.training import ColorPairs
+
+    pairs = ColorPairs(dataset, size, train=False)
+    was_training = G.training
+    G.eval()
+    total, count = 0.0, 0
+    for i in range(min(n, len(pairs))):
+        item = pairs[i]
+        out = G(normalize_L(item["L"][None].to(device)))
+        total += float((out.float() - normalize_ab(item["ab"][None].to(device))).abs().mean())
+        count += 1
+    G.train(was_training)
+    return total / max(count, 1) * to_ab(torch.ones(())).item()
+
+
+def load_imagenet_encoder(encoder: ResNet18Encoder) -> None:
+    """torchvision's ImageNet ResNet18 weights (from $TORCH_HOME/hub/checkpoints, downloaded
+    there when a network is available) into the 1-channel encoder: conv1's RGB filters are
+    summed over colour (fastai's rule for n_in=1), avgpool/fc dropped."""
+    from torchvision.models import ResNet18_Weights
+
+    weights = ResNet18_Weights.IMAGENET1K_V1
+    file = torch_hub_dir() / Path(weights.url).name
+    if encoder.conv1.out_channels != 64:
+        raise ColorbenchError("pretrained_encoder=true needs resnet_width=64 (the ImageNet ResNet18 layout)")
+    try:
+        state = weights.get_state_dict(progress=False, model_dir=str(file.parent))
+    except Exception as exc:
+        raise ColorbenchError(
+            f"ImageNet ResNet18 weights unavailable ({type(exc).__name__}): put {file.name} from "
+            f"{weights.url} in {file.parent}, or train with --set pretrained_encoder=false"
+        ) from None
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
+    encoder.load_state_dict(state)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m colorbench_gan.colorizer TRAIN_CHECKPOINT OUT.pt [--half]``"""
+    args = list(sys.argv[1:] if argv is None else argv)
+    half = "--half" in args
+    args = [a for a in args if a != "--half"]
+    if len(args) != 2:
+        raise SystemExit(main.__doc__)
+    print(export_generator(args[0], args[1], half=half))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Registers the ``gan`` colorizer (seed 002: pix2pix cGAN, ResNet18 U-Net generator).
+
+torch is imported only inside the factory and the training function, so ``colorbench
+list`` stays fast. The architecture (``generator=unet|resnet18-unet`` and widths) is a
+training setting stored in the checkpoint; ``run`` rebuilds whatever the checkpoint holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from colorbench import ColorizerSpec, Option, Weights, hookimpl
+
+HERE = Path(__file__).resolve().parent
+WEIGHTS_FILE = "gan_tiny_imagenet_sample.pt"
+WEIGHTS = Weights(
+    name="gan.tiny_imagenet_sample",
+    file=WEIGHTS_FILE,
+    sha256="c3265c0bc454da18a38f648eec9514c2f5ead0432354f42dba45975af9b0d6b2",
+    licence="MIT (weights); trained on ImageNet images: non-commercial research use",
+    training=(
+        "colorbench train gan --dataset ../shared/data/imagenet-sample --config tiny --steps 3200 "
+        "--set threads=1 --out runs/gan-tiny-imagenet && python -m colorbench_gan.colorizer "
+        "runs/gan-tiny-imagenet/checkpoint.pt gan_tiny_imagenet_sample.pt --half "
+        "(train split of the seeded hash split, 767 images; 20 min 39 s on 2 shared CPU cores; see docs/models/gan.md)"
+    ),
+    path=HERE / WEIGHTS_FILE,
+)
+
+_COMMON: dict[str, Any] = {
+    "generator": "resnet18-unet",  # or "unet" (the paper's pix2pix baseline)
+    "pretrained_encoder": False,  # ImageNet ResNet18 from the torchvision cache
+    "init_generator": None,  # a gan checkpoint whose generator starts training
+    "phase": "both",  # pretrain | adversarial | both
+    "pretrain_steps": None,  # None: from pretrain_epochs (or the share of --steps)
+    "gan_mode": "bce",  # bce (cGAN log-loss, BCE-with-logits) | lsgan
+    "lambda_l1": 100.0,
+    "lr": 2e-4,
+    "pretrain_lr": 2e-4,
+    "beta1": 0.5,
+    "beta2": 0.999,
+    "dropout": True,  # unet only: dropout 0.5 in the inner decoder blocks
+    "d_layers": 3,  # PatchGAN n_layers=3: 70x70 receptive field
+    "steps": None,
+    "threads": 0,  # torch intra-op threads (0: torch's default)
+}
+CONFIGS: dict[str, dict[str, Any]] = {
+    # Seed 002 at full scale: 256x256, L1 pretraining 20 epochs, adversarial 50 epochs,
+    # "a batch of 250" (global, split over torchrun ranks), ResNet18 width 64.
+    "paper": {**_COMMON, "size": 256, "batch_size": 250, "pretrain_epochs": 20, "epochs": 50,
+              "resnet_width": 64, "unet_downs": 8, "ngf": 64, "ndf": 64, "workers": 4,
+              "log_every": 20, "save_every": 500, "val_images": 256},
+    # CPU scale: 64x64, widths / 4, the shipped weights.
+    "tiny": {**_COMMON, "size": 64, "batch_size": 16, "pretrain_epochs": 10, "epochs": 10,
+             "resnet_width": 16, "unet_downs": 6, "ngf": 16, "ndf": 16, "workers": 1,
+             "log_every": 10, "save_every": 200, "val_images": 32},
+}
+
+
+def _build(device: Any = "cpu", checkpoint: Path | str | None = None,
+           dropout_at_inference: bool = False, inference_size: int = -1, **_: Any) -> Any:
+    import torch
+
+    from colorbench.checkpoints import verified
+    from colorbench.errors import ColorbenchError
+    from colorbench_gan.colorizer import GanColorizer, load_generator
+
+    if checkpoint is None:
+        located = WEIGHTS.locate()
+        if located is None:
+            raise ColorbenchError(f"gan: no weights; expected {WEIGHTS.file} in {HERE} — train with "
+                                  "'colorbench train gan' and pass --checkpoint gan=OUT")
+        checkpoint = verified(WEIGHTS, located)
+    device = torch.device(device)
+    net, cfg = load_generator(checkpoint, device)
+    size = int(cfg.get("size", 0)) if inference_size < 0 else inference_size
+    return GanColorizer(net, device, dropout_at_inference=dropout_at_inference, size=size)
+
+
+def _train(ctx: Any) -> None:
+    from colorbench_gan.train import train
+
+    train(ctx)
+
+
+@hookimpl
+def register_colorizers(register: Any) -> None:
+    register(ColorizerSpec(
+        name="gan",
+        factory=_build,
+        description="pix2pix cGAN, ResNet18 U-Net generator, L1 pretraining then cGAN+100·L1 (seed 002)",
+        needs_weights=True,
+        weights=WEIGHTS,
+        options=(Option("dropout_at_inference", bool, False,
+                        "unet generator: keep dropout on at test time as pix2pix does"),
+                 Option("inference_size", int, -1,
+                        "predict a*b* with the shorter side at this size, upsample to the input "
+                        "(-1: the checkpoint's training size; 0: the input's own size)")),
+        train=_train,
+        configs=CONFIGS,
+        default_config="paper",
+    ))
