@@ -149,7 +149,7 @@ class ColorPairs(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
             from PIL import Image
 
             crop = np.ascontiguousarray(semantic[top:top + side, left:left + side])
-            semantic = np.asarray(Image.fromarray(crop).resize((self.size, self.size), Image.Resampling.NEAREST))
+            semantic = np.array(Image.fromarray(crop).resize((self.size, self.size), Image.Resampling.NEAREST))
         if self.train and self.flip and rng.random() < 0.5:
             image = image[:, ::-1]
             semantic = semantic[:, ::-1] if semantic is not None else None

@@ -34,6 +34,13 @@ BUILTIN_PLUGINS: list[tuple[str, Any]] = [
 # instead of probing the download URL (subprocesses inherit this).
 os.environ.setdefault("COLORBENCH_OFFLINE", "1")
 
+# `make test` runs one pytest worker per core: one torch thread each, or the workers'
+# thread pools oversubscribe the cores (several times slower on 2 cores).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    torch.set_num_threads(1)
+
 
 # ------------------------------------------------------------------ shared data
 def shared_data_dir() -> Path:
