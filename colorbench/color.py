@@ -59,7 +59,9 @@ def _linear_table(device: torch.device) -> torch.Tensor:
 
 
 def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
-    return torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-12) ** (1 / 2.4) - 0.055, 12.92 * lin)
+    above = torch.sign(lin - 0.0031308).clamp_min(0.0)  # arithmetic branch (see _step)
+    gamma = torch.exp(torch.log(lin.clamp_min(1e-12)) * (1 / 2.4)) * 1.055 - 0.055
+    return gamma * above + (12.92 * lin) * (1.0 - above)
 
 
 def rgb_to_lab(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
@@ -126,15 +128,23 @@ def rgb8_to_lab(rgb: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.
     return out.view(rgb.shape)
 
 
+def _step(x: torch.Tensor) -> torch.Tensor:
+    """1.0 where x > 0, else 0.0, by arithmetic: comparisons and ``torch.where`` build bool
+    tensors, which are many times slower than float ops on CPU."""
+    return torch.sign(x).clamp_min_(0.0)
+
+
 def lightness(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
     """L* only (keeps ``dim`` with size 1): cheaper than ``rgb_to_lab`` as L* needs only Y."""
     lin = srgb_to_linear(rgb) if rgb.dtype == torch.uint8 else srgb_to_linear(_float(rgb))
-    weights = torch.tensor(_XYZ_FROM_RGB[1], dtype=lin.dtype, device=lin.device)
-    shape = [1] * lin.dim()
-    shape[dim] = 3
-    y = (lin * weights.view(shape)).sum(dim, keepdim=True) / _WHITE_D65[1]
-    f = torch.where(y > _EPS, y.clamp_min(1e-12) ** (1 / 3), _KAPPA * y + 16.0 / 116.0)
-    return 116.0 * f - 16.0
+    r, g, b = lin.unbind(dim)
+    m0, m1, m2 = (v / _WHITE_D65[1] for v in _XYZ_FROM_RGB[1])
+    y = r * m0
+    y.add_(g, alpha=m1).add_(b, alpha=m2)
+    above = _step(y - _EPS)
+    cube = torch.exp(torch.log(y.clamp_min(1e-30)).mul_(1.0 / 3.0))
+    f = cube.mul_(above).add_((y * _KAPPA + 16.0 / 116.0).mul_(1.0 - above))
+    return f.mul_(116.0).sub_(16.0).unsqueeze(dim)
 
 
 def _rgb_from_xyz_rows() -> tuple[tuple[float, float, float], ...]:
@@ -146,7 +156,8 @@ _RGB_FROM_XYZ = _rgb_from_xyz_rows()
 
 
 def _finv(f: torch.Tensor) -> torch.Tensor:
-    return torch.where(f > _F_EPS, f * f * f, (f - 16.0 / 116.0) * (1.0 / _KAPPA))
+    above = _step(f - _F_EPS)  # where(f > ε', f³, (f − 16/116)/κ) without bool tensors
+    return (f * f * f).mul_(above).add_(((f - 16.0 / 116.0) * (1.0 / _KAPPA)).mul_(1.0 - above))
 
 
 def lab_to_rgb(lab: torch.Tensor, dim: int = -3, clip: bool = True) -> torch.Tensor:
