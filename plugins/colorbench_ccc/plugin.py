@@ -38,7 +38,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
               "batch_size": 64, "epochs": 10, "steps": None, "workers": 4,
               "checkpoint_every": 2000, "val_every": 0, "val_images": 500, "log_every": 50},
     "tiny": {**_COMMON, "growth_rate": 12, "block_config": [2, 2, 2, 2], "num_init_features": 24,
-             "bn_size": 2, "decoder": [96, 64, 64], "input_size": 128, "target_size": 32,
+             "bn_size": 2, "decoder": [64, 48, 32], "input_size": 128, "target_size": 32,
              "batch_size": 16, "epochs": None, "steps": 300, "workers": 1,
              "checkpoint_every": 100, "val_every": 0, "val_images": 32, "log_every": 10},
 }
