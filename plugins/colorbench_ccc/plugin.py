@@ -30,6 +30,7 @@ _COMMON: dict[str, Any] = {
     # optimizer (§IV-B)
     "lr": 1e-3, "betas": [0.5, 0.999],
     "pretrained_encoder": False, "flip": True,
+    "threads": 0,  # torch intra-op threads in the training process (0: torch's default)
 }
 
 CONFIGS: dict[str, dict[str, Any]] = {

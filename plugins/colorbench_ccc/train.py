@@ -82,6 +82,8 @@ def run_training(ctx: TrainContext) -> torch.nn.Module:
 
 def _train(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistInfo, device: torch.device) -> torch.nn.Module:
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    if int(cfg.get("threads") or 0) > 0:  # e.g. 1 on a shared CPU: intra-op threads thrash
+        torch.set_num_threads(int(cfg["threads"]))
     state = load_checkpoint(ctx.checkpoint_path) if ctx.resume else None
     classes = ClassSet.from_state(state["classes"]) if state else make_classes(ctx, cfg)
     if info.is_main:
