@@ -96,3 +96,30 @@ def test_missing_weights_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.
     assert "\n" not in str(exc.value)
     with pytest.raises(WeightsUnavailableError, match=r"densenet121-a639ec97\.pth"):
         load_pretrained_encoder(CCCNet(4, 4, (1, 1, 1, 1), 8, 2, (8, 8, 8)))
+
+
+def test_pretrained_encoder_sums_conv0_over_rgb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from torchvision.models import densenet121
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch.manual_seed(1)
+    ref = densenet121()  # a random stand-in for the ImageNet file, saved under its cache name
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(ref.state_dict(), tmp_path / "hub" / "checkpoints" / "densenet121-a639ec97.pth")
+    net = build_net({**CONFIGS["paper"], "pretrained_encoder": True}, 16)
+    torch.testing.assert_close(net.encoder.conv0.weight, ref.features.conv0.weight.sum(1, keepdim=True))
+    torch.testing.assert_close(net.encoder.denseblock4.denselayer16.conv2.weight,
+                               ref.features.denseblock4.denselayer16.conv2.weight)
+
+
+def test_shipped_weights_match_their_card() -> None:
+    from colorbench_ccc.plugin import WEIGHTS
+
+    from colorbench.checkpoints import load_checkpoint, verified
+
+    if WEIGHTS.path is None or not WEIGHTS.path.is_file():
+        pytest.skip("no shipped weights in this checkout")
+    verified(WEIGHTS, WEIGHTS.path)  # raises when the sha256 differs
+    state = load_checkpoint(WEIGHTS.path)
+    assert "optimizer" not in state and state["config"]["decoder"] == CONFIGS["tiny"]["decoder"]
+    assert state["classes"]["kept"].numel() == state["model"]["decoder.12.weight"].shape[0]

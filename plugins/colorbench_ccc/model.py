@@ -68,16 +68,22 @@ def build_net(config: Mapping[str, Any], n_classes: int) -> CCCNet:
 
 def load_pretrained_encoder(net: CCCNet) -> None:
     """ImageNet DenseNet-121 weights from the torchvision cache; conv0 summed over RGB."""
+    import re
+
     path = torch_hub_dir() / DENSENET121_FILE
     if not path.is_file():
         raise WeightsUnavailableError(
             f"pretrained_encoder: {path} not found; download {DENSENET121_URL} there (or set pretrained_encoder=false)")
-    from torchvision.models import DenseNet121_Weights, densenet121
-
-    ref = densenet121(weights=DenseNet121_Weights.IMAGENET1K_V1)  # reads the cached file
-    state = ref.features.state_dict()
-    state["conv0.weight"] = state["conv0.weight"].sum(dim=1, keepdim=True)
-    net.encoder.load_state_dict(state)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    # torchvision's renaming of the old checkpoint keys ("norm.1" -> "norm1"), as in densenet.py
+    old = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+    for key in list(state):
+        m = old.match(key)
+        if m:
+            state[m.group(1) + m.group(2)] = state.pop(key)
+    features = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    features["conv0.weight"] = features["conv0.weight"].sum(dim=1, keepdim=True)
+    net.encoder.load_state_dict(features)
 
 
 class CCCColorizer:

@@ -17,7 +17,7 @@ WEIGHTS = Weights(
     sha256="",
     licence="MIT (weights trained by colorbench on ../shared/data/imagenet-sample; see docs/models/ccc.md)",
     training="colorbench train ccc --dataset /work/shared/data/imagenet-sample --config tiny",
-    path=HERE / "weights" / "ccc_tiny_imagenet-sample.pt",
+    path=HERE / "ccc_tiny_imagenet-sample.pt",
 )
 
 _COMMON: dict[str, Any] = {
