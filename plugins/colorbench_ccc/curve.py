@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 
-def plot_log(log: str | Path, png: str | Path, title: str = "CCC++ tiny: training loss (eq. 16)",
+def plot_log(log: str | Path, png: str | Path, title: str = "CCC++ tiny: training loss (eq. 16); light: logged, dark: moving average",
              size: tuple[int, int] = (640, 360)) -> Path:
     from PIL import Image, ImageDraw
 
@@ -32,7 +32,11 @@ def plot_log(log: str | Path, png: str | Path, title: str = "CCC++ tiny: trainin
         x = left + (s - s0) / (s1 - s0) * (w - left - right)
         return x, top + (hi - v) / (hi - lo) * (h - top - bottom)
 
-    d.line([xy(s, v) for s, v in rows], fill=(200, 40, 40), width=2)
+    d.line([xy(s, v) for s, v in rows], fill=(240, 170, 170), width=1)  # every logged row
+    k = max(1, len(rows) // 40)  # moving average over k rows
+    smooth = [(rows[i][0], sum(v for _, v in rows[max(0, i - k + 1):i + 1]) / len(rows[max(0, i - k + 1):i + 1]))
+              for i in range(len(rows))]
+    d.line([xy(s, v) for s, v in smooth], fill=(160, 20, 20), width=2)
     for k in range(5):  # y ticks
         v = lo + (hi - lo) * k / 4
         y = xy(s0, v)[1]
