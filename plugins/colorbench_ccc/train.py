@@ -9,6 +9,7 @@ continues exactly where an uninterrupted run would be.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from colorbench import distributed
 from colorbench.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.colorclasses import ClassGrid
 from colorbench.errors import ColorbenchError
+from colorbench.reporting import Reporter
 from colorbench.training import ColorPairs, TrainContext, TrainLog
 from colorbench_ccc.classes import ClassSet, fit_classes
 from colorbench_ccc.loss import compute_loss
@@ -81,6 +83,8 @@ def run_training(ctx: TrainContext) -> torch.nn.Module:
 
 
 def _train(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistInfo, device: torch.device) -> torch.nn.Module:
+    if not info.is_main:  # only rank 0 prints
+        ctx = dataclasses.replace(ctx, reporter=Reporter(quiet=True))
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     if int(cfg.get("threads") or 0) > 0:  # e.g. 1 on a shared CPU: intra-op threads thrash
         torch.set_num_threads(int(cfg["threads"]))
