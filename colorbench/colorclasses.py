@@ -166,3 +166,18 @@ def count_distinct(ids: torch.Tensor, n_classes: int) -> torch.Tensor:
 def presence(ids: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Bool [n_classes]: which classes occur anywhere in ``ids``."""
     return torch.bincount(ids.reshape(-1), minlength=n_classes) > 0
+
+
+def frequent_classes(hist: torch.Tensor, min_count: float | None = None,
+                     min_fraction: float | None = None) -> torch.Tensor:
+    """Class ids (sorted int64) whose sample count in ``hist`` [n_classes] is at least the
+    threshold: ``min_count`` samples, or ``min_fraction`` of all samples (CCC++ keeps
+    classes with >= 500 of 109,885,440 samples); with both, the larger threshold applies.
+    The most frequent class is always kept, so the result is never empty."""
+    if min_count is None and min_fraction is None:
+        raise ColorbenchError("frequent_classes: give min_count or min_fraction")
+    hist = hist.reshape(-1).to(torch.float64)
+    threshold = max(float(min_count or 0.0), float(min_fraction or 0.0) * float(hist.sum()))
+    keep = hist >= threshold
+    keep[int(hist.argmax())] = True
+    return torch.nonzero(keep).reshape(-1).to(torch.int64)

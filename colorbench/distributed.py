@@ -80,3 +80,28 @@ def barrier(info: DistInfo) -> None:
 def teardown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def mean_scalar(value: float, info: DistInfo) -> float:
+    """Average of a Python float over ranks (for logging)."""
+    if not info.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=info.device)
+    dist.all_reduce(t)
+    return float(t.item()) / info.world_size
+
+
+def sync_buffers(model: torch.nn.Module, info: DistInfo) -> None:
+    """Copy rank 0's buffers (e.g. BatchNorm running stats) to every rank."""
+    if info.enabled:
+        for buf in unwrap(model).buffers():
+            dist.broadcast(buf, src=0)
+
+
+def shard(indices: list[int], info: DistInfo) -> list[int]:
+    """This rank's share of an epoch's index order (DistributedSampler's padding + striding)."""
+    if not info.enabled:
+        return indices
+    n = -(-len(indices) // info.world_size) * info.world_size
+    padded = (indices * (n // max(len(indices), 1) + 1))[:n]
+    return padded[info.rank::info.world_size]

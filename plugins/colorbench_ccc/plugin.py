@@ -1,0 +1,123 @@
+"""Registers the CCC++ colorizers (seed 000): ``ccc`` and ``ccc-harmonized`` (Algorithm 1 on
+the segments of any registered segmenter). torch loads only inside the factories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from colorbench import ColorizerSpec, Option, Weights, hookimpl
+
+PAPER_MIN_FRACTION = 500 / 109_885_440  # = colorbench_ccc.classes.PAPER_MIN_FRACTION
+HERE = Path(__file__).parent
+
+WEIGHTS = Weights(
+    name="ccc.tiny_imagenet-sample",
+    file="ccc_tiny_imagenet-sample.pt",
+    sha256="b0bc7ada5cff3ba74804e552eebf896bd2ec0e99e372d39c49a7f507e0c45bfb",
+    licence="MIT (weights trained by colorbench on ../shared/data/imagenet-sample; see docs/models/ccc.md)",
+    training=("colorbench train ccc --dataset /work/shared/data/imagenet-sample --config tiny --steps 2400 "
+              "--set threads=1 --set val_every=240 --set val_images=64 --set checkpoint_every=200 "
+              "--out /tmp/ccc_ship/out  (train split: 767 images; 31 min on a shared 2-core CPU; "
+              "optimizer state stripped)"),
+    path=HERE / "ccc_tiny_imagenet-sample.pt",
+)
+
+_COMMON: dict[str, Any] = {
+    # colour classes (eq. 9-12, Table V)
+    "alpha": 6.0, "beta": 108.0, "delta": 36,
+    "class_set": "fit", "class_min_fraction": PAPER_MIN_FRACTION, "class_min_count": None,
+    "fit_size": 56, "fit_limit": None,
+    # loss (eq. 15-16; Table V P = 10 %); psi=None: Ψ from the formula
+    "loss": "cbce", "p_percent": 10.0, "psi": None,
+    # optimizer (§IV-B)
+    "lr": 1e-3, "betas": [0.5, 0.999],
+    "pretrained_encoder": False, "flip": True,
+    "threads": 0,  # torch intra-op threads in the training process (0: torch's default)
+}
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "paper": {**_COMMON, "growth_rate": 32, "block_config": [6, 12, 24, 16], "num_init_features": 64,
+              "bn_size": 4, "decoder": [1024, 512, 512], "input_size": 224, "target_size": 56,
+              "batch_size": 64, "epochs": 10, "steps": None, "workers": 4,
+              "checkpoint_every": 2000, "val_every": 0, "val_images": 500, "log_every": 50},
+    "tiny": {**_COMMON, "growth_rate": 12, "block_config": [2, 2, 2, 2], "num_init_features": 24,
+             "bn_size": 2, "decoder": [64, 48, 32], "input_size": 128, "target_size": 32,
+             "batch_size": 16, "epochs": None, "steps": 300, "workers": 1,
+             "checkpoint_every": 100, "val_every": 0, "val_images": 32, "log_every": 10},
+}
+
+DECODE = (
+    Option("decode", str, "argmax", "argmax (eq. 18) or annealed (Zhang et al. 2016 annealed mean)",
+           choices=("argmax", "annealed")),
+    Option("temperature", float, 0.38, "annealed-mean temperature T"),
+)
+HARMONIZE = (
+    Option("segmenter", str, "slic", "segmenter plugin for Algorithm 1 (slic, sam, ...)"),
+    Option("delta_a", float, 8.0, "δa of Algorithm 1"),
+    Option("delta_b", float, 8.0, "δb of Algorithm 1"),
+    Option("sam_checkpoint", str, "", "SAM checkpoint file (default: the torch hub cache)"),
+    Option("sam_model_type", str, "vit_b", "SAM model type: vit_b, vit_l or vit_h"),
+)
+
+
+def _checkpoint(checkpoint: Any) -> Any:
+    if checkpoint is not None:
+        return checkpoint
+    from colorbench.checkpoints import verified
+    from colorbench.errors import WeightsUnavailableError
+
+    path = WEIGHTS.locate()
+    if path is None:
+        raise WeightsUnavailableError(
+            f"ccc: no weights (expected {WEIGHTS.file} in the plugin or the torch hub cache); "
+            "train with 'colorbench train ccc' and pass --checkpoint ccc=DIR")
+    return verified(WEIGHTS, path)
+
+
+def _build(device: Any = "cpu", checkpoint: Any = None, decode: str = "argmax",
+           temperature: float = 0.38, **_: Any) -> Any:
+    from colorbench_ccc.model import load_colorizer
+
+    return load_colorizer(_checkpoint(checkpoint), device, decode=decode, temperature=temperature)
+
+
+def build_segmenter(name: str, device: Any = "cpu", **given: Any) -> Any:
+    """A registered segmenter; ``given`` options are passed when it declares them."""
+    from colorbench import plugins
+
+    spec = plugins.load().segmenters.get(name)
+    opts = {o.name: o.default for o in spec.options}
+    opts.update({k: v for k, v in given.items() if spec.option(k) is not None and v not in (None, "")})
+    return spec.factory(device=device, **opts)
+
+
+def _build_harmonized(device: Any = "cpu", checkpoint: Any = None, decode: str = "argmax",
+                      temperature: float = 0.38, segmenter: str = "slic", delta_a: float = 8.0,
+                      delta_b: float = 8.0, sam_checkpoint: str = "", sam_model_type: str = "vit_b",
+                      **_: Any) -> Any:
+    from colorbench_ccc.harmonize import Harmonizer
+    from colorbench_ccc.model import load_colorizer
+
+    seg = build_segmenter(segmenter, device, checkpoint=sam_checkpoint, model_type=sam_model_type)
+    return load_colorizer(_checkpoint(checkpoint), device, decode=decode, temperature=temperature,
+                          harmonizer=Harmonizer(seg, delta_a, delta_b))
+
+
+def _train(ctx: Any) -> None:
+    from colorbench_ccc.train import train
+
+    train(ctx)
+
+
+@hookimpl
+def register_colorizers(register: Any) -> None:
+    common = {"needs_weights": True, "weights": WEIGHTS, "configs": CONFIGS, "default_config": "paper"}
+    register(ColorizerSpec(
+        name="ccc", factory=_build, train=_train, options=DECODE,
+        description="CCC++ (Gain et al.): DenseNet-121 colour-class classifier, class-weighted CE",
+        **common))
+    register(ColorizerSpec(
+        name="ccc-harmonized", factory=_build_harmonized, options=DECODE + HARMONIZE,
+        description="CCC++ with object-selective colour harmonization (Algorithm 1; --set segmenter=slic|sam)",
+        **common))
