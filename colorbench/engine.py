@@ -138,6 +138,18 @@ class Runner:
 
     # -------------------------------------------------------------------- run
     def run(self) -> RunResult:
+        """Run every (dataset, model) pair. On the CPU with decoding workers, the main
+        process uses the cores the workers leave free (oversubscribed cores cost more than
+        they give); the previous torch thread count is restored afterwards."""
+        threads = torch.get_num_threads()
+        if self.device.type == "cpu" and self.cfg.workers > 0:
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) - self.cfg.workers))
+        try:
+            return self._run()
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self) -> RunResult:
         cfg = self.cfg
         run_dir = self._run_dir()
         run_dir.mkdir(parents=True, exist_ok=True)
