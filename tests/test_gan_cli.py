@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,6 @@ from typer.testing import CliRunner
 from colorbench.checkpoints import load_checkpoint, sha256
 from colorbench.cli import app
 from colorbench.plugins import load
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: under `pytest -n 2` on 2 cores, two threads per worker
-    oversubscribe the CPU and make these small networks many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,17 +19,6 @@ from colorbench_gan.model import (
 from colorbench_gan.train import gan_loss
 
 from colorbench.errors import ColorbenchError
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: under `pytest -n 2` on 2 cores, two threads per worker
-    oversubscribe the CPU and make these small networks many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 TINY_RES = {"generator": "resnet18-unet", "resnet_width": 8}
 TINY_UNET = {"generator": "unet", "unet_downs": 5, "ngf": 8}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,6 @@ from colorbench.engine import RunConfig, Runner
 from colorbench.plugins import load
 from colorbench.reporting import Reporter
 from colorbench.training import TrainContext
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: under `pytest -n 2` on 2 cores, two threads per worker
-    oversubscribe the CPU and make these small networks many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 SMALL = {"resnet_width": 8, "ndf": 8, "size": 32, "batch_size": 4, "workers": 0,
          "log_every": 1, "save_every": 1000, "val_images": 0}
