@@ -107,9 +107,14 @@ def sort_rows(board: Board, sort_by: str | None) -> list[dict[str, Any]]:
     return sorted(board.rows, key=lambda r: (r.get(key) is None, -(r.get(key) or 0) if hib else (r.get(key) or 0)))
 
 
+def _md(text: str) -> str:
+    """Escape the characters that would end a markdown table cell (e.g. the bars of |ΔCF|)."""
+    return str(text).replace("|", "\\|")
+
+
 def to_markdown(board: Board, sort_by: str | None = None) -> str:
     cols = _columns(board)
-    heads = [f"{board.metrics[m].get('display_name', m)} {'↑' if board.metrics[m].get('higher_is_better', True) else '↓'}" for m in cols]
+    heads = [_md(f"{board.metrics[m].get('display_name', m)} {'↑' if board.metrics[m].get('higher_is_better', True) else '↓'}") for m in cols]
     lines = [f"# {board.dataset}", "", "| model | " + " | ".join(heads) + " | n | failed |",
              "|---|" + "---:|" * (len(cols) + 2)]
     for r in sort_rows(board, sort_by):
@@ -121,7 +126,7 @@ def to_markdown(board: Board, sort_by: str | None = None) -> str:
             if ci is not None and v is not None:
                 text += f" ± {fmt(ci)}"
             cells.append(f"**{text}**" if v is not None and v == _best(board, m) else text)
-        lines.append(f"| {r['model']} | " + " | ".join(cells) + f" | {int(r.get('n') or 0)} | {int(r.get('n_failed') or 0)} |")
+        lines.append(f"| {_md(r['model'])} | " + " | ".join(cells) + f" | {int(r.get('n') or 0)} | {int(r.get('n_failed') or 0)} |")
     lines += ["", "Mean over images ± half-width of the 95% t interval; best value per column in bold.", ""]
     for s in board.sources:
         lines.append(f"- run `{s['run']}` on {s['device']}, colorbench {s['colorbench']}: `{s['command']}`")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -77,7 +78,11 @@ def test_class_set_option_union_metrics_and_abs_leaderboard(folders, tmp_path, m
     board = _invoke(["leaderboard", str(out), "--out", str(tmp_path / "lb")], monkeypatch, tmp_path)
     assert board.exit_code == 0, board.output
     md = next((tmp_path / "lb").glob("*.md")).read_text()
-    assert "|ΔCF|" in md and f"{abs(mean):.2f}" in md and f"{mean:.2f}" not in md
+    assert "\\|ΔCF\\|" in md and f"{abs(mean):.2f}" in md and f"{mean:.2f}" not in md
+    # every table line has the same number of cells: the bars of |ΔCF| are escaped
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    cells = {len(re.split(r"(?<!\\)\|", line)) for line in table}
+    assert len(table) == 3 and len(cells) == 1, table
 
 
 def test_unknown_metric_option_is_one_clear_error(folders, tmp_path, monkeypatch) -> None:
