@@ -226,16 +226,14 @@ class Crash(BaseException):
     """Stands in for a kill: escapes every `except Exception` in the engine."""
 
 
-def test_crash_after_config_change_then_rerun_with_old_config(tmp_path: Path, tint_module) -> None:
-    """A run with a new config that dies part-way must not leave rows that a rerun with the
-    old config mistakes for its own."""
-    make_folder(tmp_path / "imgs", 6, size=(64, 48))
-    calls = {"n": 0}
+def _bomb_plugin(tint_module, calls: dict[str, int], crash_at: int) -> object:
+    """A plugin whose colorizer ``bomb`` tints like ``tint`` but raises Crash on the
+    ``crash_at``-th colorize call counted in ``calls["n"]`` (set it negative to defuse)."""
 
     class Bomb:
         def colorize(self, L):
             calls["n"] += 1
-            if calls["n"] == 2:
+            if calls["n"] == crash_at:
                 raise Crash()
             return tint_module[1].Tint().colorize(L)
 
@@ -244,7 +242,15 @@ def test_crash_after_config_change_then_rerun_with_old_config(tmp_path: Path, ti
         def register_colorizers(self, register):
             register(ColorizerSpec(name="bomb", factory=lambda **kw: Bomb()))
 
-    regs = load_regs([("tint", tint_module[1]), ("bomb", BombPlugin())])
+    return BombPlugin()
+
+
+def test_crash_after_config_change_then_rerun_with_old_config(tmp_path: Path, tint_module) -> None:
+    """A run with a new config that dies part-way must not leave rows that a rerun with the
+    old config mistakes for its own."""
+    make_folder(tmp_path / "imgs", 6, size=(64, 48))
+    calls = {"n": 0}
+    regs = load_regs([("tint", tint_module[1]), ("bomb", _bomb_plugin(tint_module, calls, crash_at=2))])
     calls["n"] = -100  # no crash in the first, complete run
     ref = comparable(run(tmp_path, regs, models=["bomb"], size=32, name="ref") / "per_image.csv")
     run(tmp_path, regs, models=["bomb"], size=32)
@@ -259,20 +265,7 @@ def test_crash_after_config_change_then_rerun_with_old_config(tmp_path: Path, ti
 def test_crash_mid_run_then_resume_gives_identical_rows(tmp_path: Path, tint_module) -> None:
     make_folder(tmp_path / "imgs", 9)
     calls = {"n": -100}
-
-    class Bomb:
-        def colorize(self, L):
-            calls["n"] += 1
-            if calls["n"] == 3:
-                raise Crash()
-            return tint_module[1].Tint().colorize(L)
-
-    class BombPlugin:
-        @hookimpl
-        def register_colorizers(self, register):
-            register(ColorizerSpec(name="bomb", factory=lambda **kw: Bomb()))
-
-    regs = load_regs([("bomb", BombPlugin())])
+    regs = load_regs([("bomb", _bomb_plugin(tint_module, calls, crash_at=3))])
     ref = comparable(run(tmp_path, regs, models=["gray", "bomb"], name="ref") / "per_image.csv")
     calls["n"] = 0
     with pytest.raises(Crash):
