@@ -287,11 +287,12 @@ class Runner:
         for line in MetricSet.finish(accumulators, entry, self.report.warn):
             self._fail(f"{key}: {line}")
 
-    def _predict(self, spec: ColorizerSpec, colorizer: Any, L: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+    def _predict(self, spec: ColorizerSpec, colorizer: Any, L: torch.Tensor,
+                 ids: list[str]) -> tuple[torch.Tensor, dict[str, Any]]:
         info: dict[str, Any] = {}
         with torch.inference_mode(), autocast(self.device):
             if hasattr(colorizer, "colorize_with_info"):
-                ab, info = colorizer.colorize_with_info(L)
+                ab, info = colorizer.colorize_with_info(L, ids)
             else:
                 ab = colorizer.colorize(L)
         if not isinstance(ab, torch.Tensor) or tuple(ab.shape) != (L.shape[0], 2, *L.shape[2:]):
@@ -331,7 +332,7 @@ class Runner:
         L = torch.stack([it.L for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
         gt = torch.stack([it.rgb for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
         t0 = time.perf_counter()
-        ab, info = self._predict(spec, colorizer, L)
+        ab, info = self._predict(spec, colorizer, L, [it.id for it in group])
         pred = rebuild(L, ab)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)

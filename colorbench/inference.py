@@ -11,12 +11,17 @@ from colorbench.color import join_lab, lab_to_rgb, quantize
 from colorbench.protocol import lightness, resize, to_tensor
 
 
-def colorize_rgb(colorizer: Any, rgb: np.ndarray, size: int = 256, device: Any = "cpu") -> np.ndarray:
+def colorize_rgb(colorizer: Any, rgb: np.ndarray, size: int = 256, device: Any = "cpu",
+                 image_id: str = "") -> np.ndarray:
     """The photo's own L* at full resolution + a*b* predicted at ``size`` x ``size`` and
-    upsampled bilinearly (``size=0``: predict at native size). Returns RGB uint8."""
+    upsampled bilinearly (``size=0``: predict at native size). Returns RGB uint8.
+    ``image_id`` reaches ``colorize_with_info(L, ids)`` when the colorizer has it."""
     L_full = lightness(to_tensor(rgb)).unsqueeze(0).to(device)
     L_in = L_full if size == 0 else lightness(to_tensor(resize(rgb, size, "stretch"))).unsqueeze(0).to(device)
-    ab = colorizer.colorize(L_in).float()
+    if hasattr(colorizer, "colorize_with_info"):
+        ab = colorizer.colorize_with_info(L_in, [image_id])[0].float()
+    else:
+        ab = colorizer.colorize(L_in).float()
     if ab.shape[-2:] != L_full.shape[-2:]:
         ab = F.interpolate(ab, size=L_full.shape[-2:], mode="bilinear", align_corners=False)
     out = quantize(lab_to_rgb(join_lab(L_full, ab)))

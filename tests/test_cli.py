@@ -125,6 +125,36 @@ def test_set_option_reaches_the_colorizer(cli, tmp_path: Path) -> None:
     assert manifest["resolved"]["options"]["tint"] == {"strength": 0.0}
 
 
+class IdEcho(Tint):
+    """Reports, per image, the id the harness passed and the batch position."""
+
+    def colorize_with_info(self, L: torch.Tensor, ids: list[str]) -> tuple[torch.Tensor, dict]:
+        assert len(ids) == L.shape[0]
+        return self.colorize(L), {"seen_id": list(ids), "pos": list(range(len(ids)))}
+
+
+class IdEchoPlugin:
+    @hookimpl
+    def register_colorizers(self, register):
+        register(ColorizerSpec(name="idecho", factory=lambda device="cpu", checkpoint=None, **kw: IdEcho(),
+                               extra_columns=("seen_id", "pos")))
+
+
+def test_colorize_with_info_gets_ids_and_fills_extra_columns(cli, tmp_path: Path) -> None:
+    cli.add_plugin("idecho", IdEchoPlugin())
+    make_folder(tmp_path / "imgs", 5)
+    cli("run", "--models", "idecho,gray", "--datasets", str(tmp_path / "imgs"), "--metrics", "cpsnr",
+        "--size", "16", "--workers", "0", "--batch-size", "2", "--out", str(tmp_path / "runs"),
+        "--name", "r", "--quiet")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "runs/r/per_image.csv").read_text())))
+    echo = [r for r in rows if r["model"] == "idecho"]
+    assert len(echo) == 5 and all(r["seen_id"] == r["image_id"] for r in echo)
+    assert sorted(r["pos"] for r in echo) == ["0", "0", "0", "1", "1"]  # batches of 2, 2, 1
+    assert all(r["seen_id"] == "" for r in rows if r["model"] == "gray")
+    cli("colorize", "idecho", str(tmp_path / "imgs"), "--out", str(tmp_path / "col"), "--size", "16")
+    assert len(list((tmp_path / "col").glob("*.png"))) == 5
+
+
 # ---------------------------------------------------------------- leaderboard
 @pytest.fixture
 def two_runs(cli, tmp_path: Path, argv) -> tuple[Path, Path]:

@@ -60,7 +60,7 @@ def colorize_command(
         try:
             rgb = load_rgb(path)
             with torch.inference_mode():
-                result = colorize_rgb(colorizer, rgb, size=size, device=dev)
+                result = colorize_rgb(colorizer, rgb, size=size, device=dev, image_id=image_id)
             save_png(result, out / f"{image_id}.png")
         except ColorbenchError as exc:
             failed += 1
