@@ -1,0 +1,1 @@
+"""colorbench_profile: the colour-profile multi-model colorizer (seed 003)."""

@@ -1,0 +1,102 @@
+"""Held-out checks: profile-predictor accuracy (the profile of a held-out image is the
+nearest profile centre of its colour descriptor, the k-means assignment rule) and a
+colorizer's mean |Δa*b*| on held-out images of its profiles.
+
+    python -m colorbench_profile.evaluate CHECKPOINT DATASET_DIR [--split test] [--limit N]
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from colorbench.specs import Dataset
+from colorbench_profile.model import normalize_L, predictor_input, to_ab
+from colorbench_profile.profiles import Profiles, descriptor, lab_pixels
+
+
+def _lab_grid(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """Lab [3, size, size] of the centre crop (the run protocol's crop) at ``size``."""
+    return torch.from_numpy(lab_pixels(rgb, size).T.reshape(3, size, size)).float()
+
+
+def true_profiles(profiles: Profiles, cfg: dict[str, Any], dataset: Dataset, n: int) -> list[tuple[int, int]]:
+    """[(image index, profile)] for the first ``n`` readable images."""
+    out: list[tuple[int, int]] = []
+    for i in range(len(dataset.ids)):
+        if len(out) >= n:
+            break
+        try:
+            rgb = dataset.load(i).image
+        except Exception:
+            continue
+        d = descriptor(lab_pixels(rgb, int(cfg.get("fit_size", 32))), cfg)
+        out.append((i, int(profiles.predict(d[None])[0])))
+    return out
+
+
+@torch.no_grad()
+def predictor_accuracy(net: nn.Module, profiles: Profiles, cfg: dict[str, Any], dataset: Dataset, n: int,
+                       device: torch.device) -> dict[str, Any]:
+    """Accuracy of the predictor on the first ``n`` images, and the confusion matrix
+    (rows: true profile, columns: predicted)."""
+    size = int(cfg["predictor_size"])
+    truth = true_profiles(profiles, cfg, dataset, n)
+    conf = np.zeros((profiles.k, profiles.k), dtype=int)
+    for i, p in truth:
+        L = _lab_grid(dataset.load(i).image, size)[:1][None].to(device)
+        pred = int(net(predictor_input(L, size)).argmax(1)[0])
+        conf[p, pred] += 1
+    total = int(conf.sum())
+    return {"accuracy": float(np.trace(conf) / total) if total else float("nan"), "n": total,
+            "confusion": conf.tolist(),
+            "majority": float(conf.sum(1).max() / total) if total else float("nan")}
+
+
+@torch.no_grad()
+def colorizer_val_l1(net: nn.Module, profiles: Profiles, model: str, cfg: dict[str, Any], dataset: Dataset,
+                     n: int, device: torch.device) -> float:
+    """Mean |Δa*b*| (CIE units) on held-out images whose profile routes to ``model``."""
+    size = int(cfg["size"])
+    truth = [i for i, p in true_profiles(profiles, cfg, dataset, len(dataset.ids) if model != "global" else n)
+             if model == "global" or profiles.routes[p] == model][:n]
+    errs = []
+    for i in truth:
+        lab = _lab_grid(dataset.load(i).image, size)[None].to(device)
+        out = to_ab(net(normalize_L(lab[:, :1])).float())
+        errs.append(float((out - lab[:, 1:]).abs().mean()))
+    return float(np.mean(errs)) if errs else float("nan")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from colorbench_datasets.folder import Folder
+
+    from colorbench_profile.colorizer import load_parts
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    split, limit = "all", 10**9
+    if "--split" in args:
+        k = args.index("--split")
+        split = args[k + 1]
+        del args[k:k + 2]
+    if "--limit" in args:
+        k = args.index("--limit")
+        limit = int(args[k + 1])
+        del args[k:k + 2]
+    if len(args) != 2:
+        raise SystemExit(__doc__)
+    predictor, _, profiles, cfg = load_parts(args[0])
+    result = predictor_accuracy(predictor.eval(), profiles, cfg, Folder(split=split, root=args[1]), limit,
+                                torch.device("cpu"))
+    print(f"n={result['n']} accuracy={result['accuracy']:.3f} majority-class baseline={result['majority']:.3f}")
+    print("confusion (rows true, columns predicted):")
+    for row in result["confusion"]:
+        print("  " + " ".join(f"{v:4d}" for v in row))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Registers the ``profile`` colorizer (seed 003: colour profiles by k-means over dominant
+colour descriptors, a profile predictor CNN on the gray image, one rarity-weighted U-Net
+per profile). torch is imported only inside the factory and the training function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from colorbench import ColorizerSpec, Option, Weights, hookimpl
+
+HERE = Path(__file__).resolve().parent
+WEIGHTS_FILE = "profile_tiny_imagenet_sample.pt"
+WEIGHTS = Weights(
+    name="profile.tiny_imagenet_sample",
+    file=WEIGHTS_FILE,
+    sha256="",
+    licence="MIT (weights); trained on ImageNet images: non-commercial research use",
+    training="",
+    path=HERE / WEIGHTS_FILE,
+)
+
+_COMMON: dict[str, Any] = {
+    # profiles (paper §2, §4.3): descriptor per image, k-means into K profiles
+    "profiles": 4, "descriptor": "dcd", "dcd_colors": 3, "hist_bins": 8, "fit_size": 32,
+    "min_profile_images": 500,  # fallback rule: smaller profiles use the global colorizer
+    # colorizer loss: mse_blend·MSE + (1 - mse_blend)·rarity-weighted MSE
+    "mse_blend": 0.65, "wmse_norm": "weighted_mean",
+    "lr": 1e-3, "predictor_lr": 1e-3,  # Keras Adam defaults (the paper used Keras)
+    "steps": None, "epochs": None, "predictor_share": 0.15, "stop_at": 0,
+    "flip": True, "threads": 0, "log_every": 10, "save_every": 200, "val_images": 64,
+}
+CONFIGS: dict[str, dict[str, Any]] = {
+    # Paper scale (Tiny ImageNet, 64x64 inputs, K = 4); widths are ours (not in the paper).
+    "paper": {**_COMMON, "size": 64, "batch_size": 64, "unet_widths": [64, 128, 256, 512],
+              "predictor_widths": [32, 64, 128], "predictor_size": 64, "predictor_hidden": 256,
+              "predictor_dropout": 0.0, "predictor_epochs": 20, "colorizer_epochs": 50,
+              "cache_size": 0, "workers": 4},
+    # CPU scale: the shipped weights.
+    "tiny": {**_COMMON, "size": 64, "batch_size": 16, "unet_widths": [8, 16, 32, 64, 128],
+             "predictor_widths": [16, 32, 64], "predictor_size": 64, "predictor_hidden": 64,
+             "predictor_dropout": 0.0, "predictor_epochs": 10, "colorizer_epochs": 20,
+             "min_profile_images": 48, "cache_size": 80, "workers": 0, "val_images": 32},
+}
+
+
+def _build(device: Any = "cpu", checkpoint: Path | str | None = None, profile: int = -1,
+           inference_size: int = -1, **_: Any) -> Any:
+    import torch
+
+    from colorbench.checkpoints import verified
+    from colorbench.errors import ColorbenchError
+    from colorbench_profile.colorizer import ProfileColorizer, load_parts
+
+    if checkpoint is None:
+        located = WEIGHTS.locate()
+        if located is None:
+            raise ColorbenchError(f"profile: no weights; expected {WEIGHTS.file} in {HERE} — train with "
+                                  "'colorbench train profile' and pass --checkpoint profile=OUT")
+        checkpoint = verified(WEIGHTS, located)
+    predictor, colorizers, profiles, cfg = load_parts(checkpoint)
+    size = int(cfg.get("size", 0)) if inference_size < 0 else inference_size
+    return ProfileColorizer(predictor, colorizers, profiles, torch.device(device), size=size, profile=profile)
+
+
+def _train(ctx: Any) -> None:
+    from colorbench_profile.train import train
+
+    if ctx.config.get("epochs"):  # --epochs sets the colorizers' epochs
+        ctx.config["colorizer_epochs"] = ctx.config["epochs"]
+    train(ctx)
+
+
+@hookimpl
+def register_colorizers(register: Any) -> None:
+    register(ColorizerSpec(
+        name="profile",
+        factory=_build,
+        description="colour profiles (DCD k-means) + profile predictor + one rarity-weighted U-Net per profile (seed 003)",
+        needs_weights=True,
+        weights=WEIGHTS,
+        options=(Option("profile", int, -1, "force this profile's colorizer for every image (-1: predict)"),
+                 Option("inference_size", int, -1,
+                        "predict a*b* with the shorter side at this size, upsample to the input "
+                        "(-1: the checkpoint's training size; 0: the input's own size)")),
+        train=_train,
+        configs=CONFIGS,
+        default_config="paper",
+        extra_columns=("profile",),
+    ))
