@@ -16,7 +16,15 @@ from torch import nn
 
 from colorbench.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.errors import ColorbenchError
-from colorbench_profile.model import Predictor, UNet, build_predictor, build_unet, normalize_L, predictor_input, to_ab
+from colorbench_profile.model import (
+    Predictor,
+    UNet,
+    build_predictor,
+    build_unet,
+    normalize_L,
+    predictor_input,
+    to_ab,
+)
 from colorbench_profile.profiles import Profiles
 
 FORMAT = "colorbench-profile/1"

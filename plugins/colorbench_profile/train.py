@@ -168,7 +168,6 @@ def train(ctx: TrainContext) -> None:
 
 
 def _train(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistInfo) -> None:
-    device, cuda = info.device, info.device.type == "cuda"
     if int(cfg.get("threads") or 0) > 0:  # 1 is much faster than 2 on a busy 2-core machine
         torch.set_num_threads(int(cfg["threads"]))
     if not info.is_main:
@@ -246,7 +245,7 @@ def _train_model(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistI
     per_rank = max(1, min(int(cfg["batch_size"]) // info.world_size, len(members)))
     weights = None if is_pred else torch.from_numpy(profiles.weights[model]).float().to(device)
     blend, norm = float(cfg.get("mse_blend", 0.65)), str(cfg.get("wmse_norm", "weighted_mean"))
-    log_every, save_every = int(cfg.get("log_every", 10)), int(cfg.get("save_every", 200))
+    log_every, save_every = int(cfg.get("log_every", 10)), max(1, int(cfg.get("save_every", 200)))
     val_n = int(cfg.get("val_images", 0))
 
     def step_fn(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -264,7 +263,7 @@ def _train_model(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistI
         losses["l1_ab"] = (out.float() * 110.0 - ab).abs().mean()
         return losses
 
-    def save(step: int, final: bool) -> None:
+    def save(step: int) -> None:
         if not info.is_main:
             return
         if is_pred:
@@ -317,9 +316,9 @@ def _train_model(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistI
             row.update({k: v / n_sum for k, v in sums.items()})
             if do_save:
                 distributed.sync_buffers(net, info)
-                if end or step % max(save_every, 1) == 0:
+                if end or (offset + step) % save_every == 0:
                     row.update(validate())
-                save(step, end)
+                save(step)
             if log is not None:
                 log.write(**row)
             if info.is_main and not all(math.isfinite(float(v)) for k, v in row.items() if k in sums):
