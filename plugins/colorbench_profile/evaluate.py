@@ -2,7 +2,11 @@
 nearest profile centre of its colour descriptor, the k-means assignment rule) and a
 colorizer's mean |Δa*b*| on held-out images of its profiles.
 
-    python -m colorbench_profile.evaluate CHECKPOINT DATASET_DIR [--split test] [--limit N]
+    python -m colorbench_profile.evaluate CHECKPOINT DATASET_DIR [--split test] [--limit N] [--routing]
+
+``--routing`` also compares, by mean CPSNR under the run protocol (centre crop, 256), the
+routed model (predicted profile), oracle routing (the profile of the photograph's own
+colours) and every profile's colorizer forced on all images.
 """
 
 from __future__ import annotations
@@ -72,6 +76,32 @@ def colorizer_val_l1(net: nn.Module, profiles: Profiles, model: str, cfg: dict[s
     return float(np.mean(errs)) if errs else float("nan")
 
 
+@torch.no_grad()
+def routing_cpsnr(model: Any, profiles: Profiles, cfg: dict[str, Any], dataset: Dataset, n: int,
+                  size: int = 256) -> dict[str, float]:
+    """Mean CPSNR (run protocol: centre crop to ``size``) of predicted, oracle and forced routing."""
+    from colorbench_metrics_pixel.functional import cpsnr
+
+    from colorbench.protocol import lightness, rebuild, resize, to_tensor
+
+    truth = true_profiles(profiles, cfg, dataset, n)
+    scores: dict[str, list[float]] = {"predicted": [], "oracle": [],
+                                      **{f"forced {k}": [] for k in range(profiles.k)}}
+    for i, p in truth:
+        gt = to_tensor(resize(dataset.load(i).image, size, "crop"))[None]
+        L = lightness(gt)
+        model.forced = -1
+        outs = {"predicted": model.colorize(L)}
+        for k in range(profiles.k):
+            model.forced = k
+            outs[f"forced {k}"] = model.colorize(L)
+        outs["oracle"] = outs[f"forced {p}"]
+        for name, ab in outs.items():
+            scores[name].append(float(cpsnr(rebuild(L, ab), gt)[0]))
+    model.forced = -1
+    return {k: float(np.mean([v for v in vals if np.isfinite(v)])) for k, vals in scores.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     from colorbench_datasets.folder import Folder
 
@@ -87,15 +117,23 @@ def main(argv: list[str] | None = None) -> None:
         k = args.index("--limit")
         limit = int(args[k + 1])
         del args[k:k + 2]
+    routing = "--routing" in args
+    args = [a for a in args if a != "--routing"]
     if len(args) != 2:
         raise SystemExit(__doc__)
-    predictor, _, profiles, cfg = load_parts(args[0])
-    result = predictor_accuracy(predictor.eval(), profiles, cfg, Folder(split=split, root=args[1]), limit,
-                                torch.device("cpu"))
+    predictor, colorizers, profiles, cfg = load_parts(args[0])
+    dataset = Folder(split=split, root=args[1])
+    result = predictor_accuracy(predictor.eval(), profiles, cfg, dataset, limit, torch.device("cpu"))
     print(f"n={result['n']} accuracy={result['accuracy']:.3f} majority-class baseline={result['majority']:.3f}")
     print("confusion (rows true, columns predicted):")
     for row in result["confusion"]:
         print("  " + " ".join(f"{v:4d}" for v in row))
+    if routing:
+        from colorbench_profile.colorizer import ProfileColorizer
+
+        model = ProfileColorizer(predictor, colorizers, profiles, torch.device("cpu"), size=int(cfg["size"]))
+        for name, value in routing_cpsnr(model, profiles, cfg, dataset, limit).items():
+            print(f"CPSNR {name}: {value:.2f} dB")
 
 
 if __name__ == "__main__":
