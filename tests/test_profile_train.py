@@ -150,3 +150,25 @@ def test_routing_uses_the_predicted_or_forced_profile_and_the_fallback() -> None
     assert info == {"profile": [2, 2, 2]} and torch.allclose(ab, torch.full_like(ab, -30.0))
     with pytest.raises(ColorbenchError, match="3 profiles"):
         ProfileColorizer(_MeanPredictor(), nets, prof, torch.device("cpu"), profile=3)
+
+
+def test_oracle_routing_uses_each_photographs_own_profile() -> None:
+    from colorbench_profile.evaluate import routing_cpsnr
+    from colorbench_profile.profiles import descriptor, lab_pixels
+
+    cfg = {"descriptor": "dcd", "dcd_colors": 2, "fit_size": 16}
+    ds = Stripes(2)  # image 0 red (family 0), image 1 blue (family 1)
+    centers = np.stack([descriptor(lab_pixels(im, 16), cfg) for im in ds.images])
+    prof = Profiles(descriptor="dcd", centers=centers, sizes=[1, 1], routes=["profile0", "profile1"])
+    ab = [_lab([im])[0, 1:].mean((1, 2)).tolist() for im in ds.images]
+    nets = {"profile0": _ConstNet(*ab[0]), "profile1": _ConstNet(*ab[1])}
+
+    class Always0(_MeanPredictor):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.tensor([[1.0, 0.0]]).expand(x.shape[0], 2)
+
+    model = ProfileColorizer(Always0(), nets, prof, torch.device("cpu"))
+    scores = routing_cpsnr(model, prof, cfg, ds, n=2, size=32)
+    assert scores["oracle"] > scores["predicted"] + 3  # the blue image gets the blue colorizer
+    assert scores["predicted"] == pytest.approx(scores["forced 0"])
+    assert model.forced == -1
