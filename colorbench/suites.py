@@ -287,7 +287,9 @@ def _text(value: Any) -> str:
 
 def restrict(suite: Suite, models: list[str] | None, datasets: list[str] | None,
              metrics: list[str] | None) -> Suite:
-    """``run --benchmark X --models a`` runs the suite's entries for ``a`` only."""
+    """``run --benchmark X --models a,b`` runs the suite's entry for ``a`` (with its options
+    and checkpoint) and adds ``b`` if the suite lacks it; ``--datasets``/``--metrics``
+    pick a subset (a dataset outside the suite is an error)."""
     def pick(entries: list[Any], wanted: list[str] | None, kind: str, names: list[str]) -> list[Any]:
         if not wanted:
             return entries
@@ -297,6 +299,10 @@ def restrict(suite: Suite, models: list[str] | None, datasets: list[str] | None,
                                   f"({', '.join(names)}); write a suite that includes this one to add it")
         return [e for e, n in zip(entries, names, strict=True) if n in wanted]
 
+    if models:  # models the suite lacks are added (e.g. your own model on a shipped suite)
+        known = [m.name for m in suite.models]
+        suite = Suite(**{**suite.__dict__})
+        suite.models = [*suite.models, *(ModelEntry(m) for m in models if m not in known)]
     ds_names = [d.name for d in suite.datasets]
     labels = [Path(n).name if "/" in n else n for n in ds_names]
     wanted_ds = None if not datasets else [ds_names[labels.index(d)] if d in labels and d not in ds_names else d for d in datasets]

@@ -153,8 +153,24 @@ def test_run_benchmark_subset_and_errors(cli, tmp_path: Path, two_folder_suite: 
         "--out", str(out), "--name", "sub", "--quiet")
     rows = rows_of(out / "sub")
     assert {r["dataset"] for r in rows} == {"big"} and "ssim" not in rows[0]
-    bad = cli("run", "--benchmark", str(two_folder_suite), "--models", "ccc", "--out", str(out), ok=False)
-    assert bad.exit_code != 0 and "not in benchmark 'two' (gray)" in bad.output
+    bad = cli("run", "--benchmark", str(two_folder_suite), "--datasets", "cbsd68", "--out", str(out), ok=False)
+    assert bad.exit_code != 0 and "not in benchmark 'two'" in bad.output
+    bad = cli("run", "--benchmark", str(two_folder_suite), "--models", "grey", "--out", str(out), ok=False)
+    assert bad.exit_code != 0 and "Did you mean 'gray'" in bad.output
+
+
+def test_run_benchmark_adds_a_model_the_suite_lacks(cli, tmp_path: Path, two_folder_suite: Path) -> None:
+    """Your own model on a shipped suite: the suite's pairs resume, only yours runs."""
+    from test_leaderboard_stats import Plugin
+
+    out = tmp_path / "runs"
+    cli("run", "--benchmark", str(two_folder_suite), "--out", str(out), "--quiet")
+    cli.add_plugin("lbtest", Plugin())
+    result = cli("run", "--benchmark", str(two_folder_suite), "--out", str(out), "--models", "tint")
+    assert "already scored" not in result.output
+    rows = rows_of(out / "two")
+    assert Counter((r["dataset"], r["model"]) for r in rows) == {
+        ("small", "gray"): 4, ("big", "gray"): 5, ("small", "tint"): 4, ("big", "tint"): 5}
 
 
 def test_list_benchmarks(cli) -> None:

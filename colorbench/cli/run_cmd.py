@@ -67,8 +67,9 @@ def run_command(
     photos with every available metric.
 
     With --benchmark, the suite fixes datasets (each with its split, limit and size),
-    models (options, checkpoints) and metrics; --models/--datasets/--metrics then pick a
-    subset of it, and other flags (--device, --set, --limit, ...) apply on top.
+    models (options, checkpoints) and metrics; --models picks its entries and adds models
+    it lacks, --datasets/--metrics pick a subset, other flags (--device, --set, --limit,
+    ...) apply on top.
 
     Examples:
       colorbench run --models gray --datasets samples,./my_photos --metrics cpsnr
