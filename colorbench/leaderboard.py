@@ -158,6 +158,14 @@ def fmt(value: float | None) -> str:
     return f"{value:.4f}"
 
 
+def fmt_like(value: float, like: float) -> str:
+    """``value`` with the decimals :func:`fmt` gives ``like`` (a mean's interval)."""
+    if not math.isfinite(value) or not math.isfinite(like):
+        return fmt(value)
+    mag = abs(like)
+    return f"{value:.1f}" if mag >= 100 else f"{value:.2f}" if mag >= 1 else f"{value:.4f}"
+
+
 def sort_rows(board: Board, sort_by: str | None) -> list[dict[str, Any]]:
     cols = _columns(board)
     key = sort_by or (cols[0] if cols else None)
@@ -190,15 +198,17 @@ def _cell(board: Board, r: dict[str, Any], mid: str) -> str:
     text = fmt(v)
     ci = r.get(f"{mid}_ci95")
     if ci is not None and v is not None:
-        text += f" ± {fmt(ci)}"
+        text += f" ± {fmt_like(ci, v)}"
     if v is not None and v == _best(board, mid):
         return f"**{text}**"
     return text + (" ≈" if _not_separable(board, mid, r["model"]) else "")
 
 
-def _md_table(head: list[str], rows: list[list[str]], right: int) -> list[str]:
+def _md_table(head: list[str], rows: list[list[str]], align: str) -> list[str]:
+    """``align``: one letter per column, l(eft) or r(ight)."""
+    assert len(align) == len(head)
     out = ["| " + " | ".join(_md(h) for h in head) + " |",
-           "|" + "---|" * (len(head) - right) + "---:|" * right]
+           "|" + "".join("---:|" if a == "r" else "---|" for a in align)]
     out += ["| " + " | ".join(rows_i) + " |" for rows_i in rows]
     return out
 
@@ -222,7 +232,7 @@ def breakdowns(board: Board) -> list[str]:
                 finite = [v for v in vals if v is not None and math.isfinite(v)]
                 rows.append([_md(value), str(len(ids)), f"{100 * len(ids) / len(by_id):.0f}%",
                              *([fmt(sum(finite) / len(finite)) if finite else "–"] if lead else [])])
-            lines += ["", f"### {_md(r['model'])}: {_md(col)} per image", "", *_md_table(head, rows, len(head) - 1)]
+            lines += ["", f"### {_md(r['model'])}: {_md(col)} per image", "", *_md_table(head, rows, "l" + "r" * (len(head) - 1))]
     by_name = {r["model"]: r for r in board.rows}
     for r in board.rows:
         base = next((b for b in by_name if b != r["model"] and r["model"].startswith(f"{b}-")), None)
@@ -243,7 +253,7 @@ def breakdowns(board: Board) -> list[str]:
         if rows:
             lines += ["", f"### {_md(r['model'])} vs {_md(base)}", "",
                       f"Same images; difference = {_md(r['model'])} − {_md(base)}; p: paired bootstrap.", "",
-                      *_md_table(["metric", base, r["model"], "difference", "p"], rows, 4)]
+                      *_md_table(["metric", base, r["model"], "difference", "p"], rows, "lrrrr")]
     return lines
 
 
@@ -257,7 +267,7 @@ def to_markdown(board: Board, sort_by: str | None = None, contact_sheet: str | N
     rows = [[_md(r["model"]), *(_cell(board, r, m) for m in cols), str(int(r.get("n") or 0)),
              str(int(r.get("n_failed") or 0)), _md(r.get("device") or "–"), _md(r.get("weights") or "–")]
             for r in ordered]
-    lines += _md_table(["model", *heads, "n", "failed", "device", "weights"], rows, len(cols) + 2)
+    lines += _md_table(["model", *heads, "n", "failed", "device", "weights"], rows, "l" + "r" * (len(cols) + 2) + "ll")
     lines += ["", "Mean over images ± half-width of the 95% t interval (set-level metrics such as "
               "CNR∪ have no interval). **Bold**: best in the column; ≈: not significantly different "
               f"from the best (paired bootstrap over images, {significance.N_BOOT:,} resamples, two-sided "
@@ -274,7 +284,7 @@ def to_markdown(board: Board, sort_by: str | None = None, contact_sheet: str | N
                 else:
                     cells.append(_p_text(board.pvalues[m].get(r["model"])))
             prow.append([_md(r["model"]), *cells])
-        lines += _md_table(["model", *(board.metrics[m].get("display_name", m) for m in tested)], prow, len(tested))
+        lines += _md_table(["model", *(board.metrics[m].get("display_name", m) for m in tested)], prow, "l" + "r" * len(tested))
         lines.append("")
     extra = breakdowns(board)
     if extra:
