@@ -172,7 +172,7 @@ def _fit(img: Image.Image, box: int) -> Image.Image:
     return img
 
 
-def data_uri(img: Image.Image, box: int, quality: int = 85) -> str:
+def data_uri(img: Image.Image, box: int, quality: int = 80) -> str:
     buf = io.BytesIO()
     _fit(img, box).save(buf, format="JPEG", quality=quality, subsampling=0, optimize=True)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
