@@ -128,6 +128,8 @@ def no_images_message(run_dir: Path) -> str:
 
 def _views_with_images(run_dir: Path) -> tuple[dict[str, Any], list[DatasetView]]:
     manifest, views = load_run(run_dir)
+    if not views:
+        raise ColorbenchError(f"{run_dir}: the run has no scored images yet (per_image.csv has no rows)")
     with_images = [v for v in views if v.has_images()]
     if not with_images:
         raise ColorbenchError(no_images_message(run_dir))

@@ -237,6 +237,12 @@ def test_errors_without_saved_images(cli, tmp_path: Path) -> None:
     assert cli("report", str(run), "--out", str(tmp_path / "r")).exit_code == 0
     bad = cli("report", str(tmp_path / "imgs"), "--out", str(tmp_path / "r"), ok=False)
     assert bad.exit_code == 2 and "not a colorbench run directory" in bad.output
+    empty = tmp_path / "empty"  # killed before its first row
+    empty.mkdir()
+    shutil.copy(run / "run.json", empty / "run.json")
+    (empty / "per_image.csv").write_text((run / "per_image.csv").read_text().splitlines()[0] + "\n")
+    bad = cli("report", str(empty), "--out", str(tmp_path / "r"), ok=False)
+    assert bad.exit_code == 2 and "no scored images yet" in bad.output
 
 
 # --------------------------------------------------------------- headless chromium
