@@ -19,10 +19,12 @@ def report_command(
     contact_sheets: bool = typer.Option(True, "--contact-sheets/--no-contact-sheets",
                                         help="Also write a PNG contact sheet per dataset."),
 ) -> None:
-    """Write a visual report: one self-contained HTML page per dataset (rows = images; columns =
-    gray input, each model, ground truth; per-image metrics; sort by any metric or by the
-    disagreement between models), a PNG contact sheet per dataset and an index.html.
-    Pages embed their thumbnails and work offline. The run must have saved its images.
+    """Compare a run's images side by side: an HTML page and a contact sheet per dataset.
+
+    One self-contained page per dataset (rows = images; columns = gray input, each model,
+    ground truth; per-image metrics; sort by any metric or by the disagreement between
+    models), a PNG contact sheet per dataset and an index.html. Pages embed their
+    thumbnails and work offline. The run must have saved its images (--save-images).
 
     Example: colorbench report runs/demo --out reports/demo
 
