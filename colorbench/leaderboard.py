@@ -364,13 +364,10 @@ def _contact_sheet(board: Board, out_dir: Path) -> str | None:
     saved = [rd for rd in board.run_dirs if (rd / "outputs" / board.dataset).is_dir()]
     if not saved:
         return None
-    try:  # TEMPORARY until the report module lands on main
-        from colorbench.report import write_contact_sheet
-    except ImportError:
-        return None
+    from colorbench.report import write_contact_sheet
 
     for rd in saved:
-        path = write_contact_sheet(rd, board.dataset, out_dir / f"{board.dataset}.png")
+        path = write_contact_sheet(rd, board.dataset, out_dir / f"{board.dataset}.png", n_images=5, thumb=80)
         if path is not None:
             return path.name
     return None

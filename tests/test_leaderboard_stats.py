@@ -147,3 +147,19 @@ def test_weights_column_names_the_checkpoint(cli, tmp_path: Path) -> None:
     text = to_markdown(load_boards([tmp_path / "runs" / "w"])[0])
     ccc_line = next(ln for ln in text.splitlines() if ln.startswith("| ccc "))
     assert "ccc_tiny_imagenet-sample.pt (" in ccc_line and "| cpu" in ccc_line.lower()
+
+
+def test_contact_sheet_is_written_and_embedded(cli, tmp_path: Path) -> None:
+    make_folder(tmp_path / "imgs", 3)
+    common = ["--models", "gray", "--datasets", str(tmp_path / "imgs"), "--metrics", "cpsnr", "--size", "24",
+              "--workers", "0", "--out", str(tmp_path / "runs"), "--quiet"]
+    cli("run", *common, "--name", "saved", "--save-images")
+    cli("run", *common, "--name", "plain")
+    cli("leaderboard", str(tmp_path / "runs" / "saved"), "--out", str(tmp_path / "a"))
+    assert "](imgs.png)" in (tmp_path / "a" / "imgs.md").read_text()
+    from PIL import Image
+
+    assert Image.open(tmp_path / "a" / "imgs.png").size[1] > 3 * 24  # three rows of thumbnails
+    cli("leaderboard", str(tmp_path / "runs" / "plain"), "--out", str(tmp_path / "b"))
+    assert "](imgs.png)" not in (tmp_path / "b" / "imgs.md").read_text()
+    assert not (tmp_path / "b" / "imgs.png").exists()
