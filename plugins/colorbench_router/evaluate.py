@@ -61,7 +61,7 @@ def evaluate(scores: np.ndarray, y: np.ndarray, prob: np.ndarray, pool: list[str
     capped = np.where(np.isposinf(scores), INF_CAP, scores)
     table["random member (expected)"] = float(np.nanmean(np.nanmean(capped, axis=1))) if len(y) else float("nan")
     return {
-        "n_test": int(len(y)),
+        "n_test": len(y),
         "accuracy": float((pred == y).mean()) if len(y) else None,
         "auc_ovr_macro": auc(y, prob) if len(y) else None,
         "recall": recall,

@@ -200,7 +200,7 @@ def train(ctx: Any) -> None:
     # 4. evaluation on the test part
     prob = predict(net, X["test"], device) if len(X["test"]) else np.zeros((0, len(pool)))
     ev = evaluate.evaluate(table.scores[idx["test"]], y["test"], prob, pool, table.higher_is_better)
-    ev["train_images"], ev["val_images"] = int(len(idx["train"])), int(len(idx["val"]))
+    ev["train_images"], ev["val_images"] = len(idx["train"]), len(idx["val"])
     ev["label_counts_all"] = counts
     ev["balance"] = bal
     ev["pretrained"] = pretrained
