@@ -56,7 +56,7 @@ def test_smote_balances_counts_with_interpolated_samples() -> None:
     X = np.concatenate([rng.random((30, 1, 4, 4)), 5 + rng.random((8, 1, 4, 4))]).astype(np.float32)
     y = np.array([0] * 30 + [1] * 8)
     Xb, yb, info = balance(X, y, k_neighbors=5, seed=0)
-    assert info.method == "smote" and info.k_neighbors == 5
+    assert info.method == "smote" and info.k_neighbors == {1: 5}
     assert info.before == {0: 30, 1: 8} and info.after == {0: 30, 1: 30}
     assert Xb.shape == (60, 1, 4, 4) and np.bincount(yb).tolist() == [30, 30]
     synthetic = Xb[38:]
@@ -70,9 +70,13 @@ def test_balance_degenerate_cases() -> None:
     _, yb, info = balance(X, np.zeros(12, dtype=int))
     assert info.method == "none" and len(yb) == 12
     _, yb, info = balance(X, np.array([0] * 10 + [1] * 2))
-    assert info.method == "smote" and info.k_neighbors == 1 and np.bincount(yb).tolist() == [10, 10]
-    _, yb, info = balance(X, np.array([0] * 11 + [1]))
+    assert info.method == "smote" and info.k_neighbors == {1: 1} and np.bincount(yb).tolist() == [10, 10]
+    Xb, yb, info = balance(X, np.array([0] * 11 + [1]))
     assert info.method == "random" and np.bincount(yb).tolist() == [11, 11]
+    assert all(np.array_equal(Xb[i], X[11]) for i in np.flatnonzero(yb == 1))  # duplicates
+    _, yb, info = balance(X, np.array([0] * 6 + [1] * 5 + [2]))  # per class: SMOTE k=4, copies
+    assert info.method == "smote+random" and info.k_neighbors == {1: 4}
+    assert np.bincount(yb).tolist() == [6, 6, 6]
 
 
 # ----------------------------------------------------------------- evaluation

@@ -9,9 +9,9 @@ training part is balanced; validation and test images stay real.
 
 Degenerate cases (documented in docs/models/router.md):
 - fewer than two classes present: nothing to balance, returned unchanged;
-- a class with fewer samples than ``k_neighbors + 1``: k is reduced to (smallest class
-  size - 1); when a class has a single sample (k would be 0) SMOTE cannot interpolate and
-  imbalanced-learn's RandomOverSampler (duplicates) is used instead.
+- each minority class is oversampled on its own, with k = min(``k_neighbors``, its size - 1)
+  (SMOTE needs k + 1 samples of the class); a class with a single sample (k would be 0)
+  cannot be interpolated and is duplicated instead (imbalanced-learn's RandomOverSampler).
 """
 
 from __future__ import annotations
@@ -24,32 +24,39 @@ import numpy as np
 
 @dataclass
 class BalanceInfo:
-    method: str  # smote | random | none
-    k_neighbors: int | None
+    method: str  # smote | random | smote+random | none
+    k_neighbors: dict[int, int]  # k used per SMOTE-oversampled class
     before: dict[int, int]
     after: dict[int, int]
 
 
 def balance(X: np.ndarray, y: np.ndarray, k_neighbors: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray, BalanceInfo]:
-    """Oversample every class to the majority count. ``X`` [N, D] float, ``y`` [N] int.
+    """Oversample every class to the majority count. ``X`` [N, ...] float, ``y`` [N] int.
     The original rows come first, synthetic ones after."""
+    from imblearn.over_sampling import SMOTE, RandomOverSampler
+
     y = np.asarray(y)
     before = {int(c): int(n) for c, n in sorted(Counter(y.tolist()).items())}
     if len(before) < 2 or len(set(before.values())) == 1:
-        return X, y, BalanceInfo("none", None, before, dict(before))
-    smallest = min(before.values())
-    k = min(int(k_neighbors), smallest - 1)
-    if k >= 1:
-        from imblearn.over_sampling import SMOTE
-
-        sampler = SMOTE(k_neighbors=k, random_state=seed)
-        method = "smote"
-    else:
-        from imblearn.over_sampling import RandomOverSampler
-
-        sampler = RandomOverSampler(random_state=seed)
-        method, k = "random", None
-    Xb, yb = sampler.fit_resample(X.reshape(len(X), -1), y)
-    Xb = np.asarray(Xb, dtype=X.dtype).reshape(-1, *X.shape[1:])
-    after = {int(c): int(n) for c, n in sorted(Counter(np.asarray(yb).tolist()).items())}
-    return Xb, np.asarray(yb), BalanceInfo(method, k, before, after)
+        return X, y, BalanceInfo("none", {}, before, dict(before))
+    majority = max(before.values())
+    Xf, yb = X.reshape(len(X), -1), y
+    ks: dict[int, int] = {}
+    methods: list[str] = []
+    for c, n in before.items():
+        if n == majority:
+            continue
+        k = min(int(k_neighbors), n - 1)
+        if k >= 1:
+            sampler: object = SMOTE(sampling_strategy={c: majority}, k_neighbors=k, random_state=seed)
+            ks[c] = k
+            methods.append("smote")
+        else:
+            sampler = RandomOverSampler(sampling_strategy={c: majority}, random_state=seed)
+            methods.append("random")
+        Xf, yb = sampler.fit_resample(Xf, yb)  # type: ignore[attr-defined]
+    Xb = np.asarray(Xf, dtype=X.dtype).reshape(-1, *X.shape[1:])
+    yb = np.asarray(yb)
+    after = {int(c): int(n) for c, n in sorted(Counter(yb.tolist()).items())}
+    method = "+".join(m for m in ("smote", "random") if m in methods)
+    return Xb, yb, BalanceInfo(method, ks, before, after)

@@ -113,12 +113,13 @@ def train(ctx: Any) -> None:
     X = {k: load_inputs(ctx.dataset, v.tolist(), label_size, size) for k, v in idx.items()}
     Xb, yb, info = balance(X["train"], y["train"], int(cfg["smote_k"]), ctx.seed)
     names = {c: pool[c] for c in range(len(pool))}
-    bal = {"method": info.method, "k_neighbors": info.k_neighbors, "representation":
+    bal = {"method": info.method, "k_neighbors": {names[c]: k for c, k in info.k_neighbors.items()},
+           "representation":
            f"flattened {size}x{size} gray classifier input (L*/100)",
            "before": {names[c]: n for c, n in info.before.items()},
            "after": {names[c]: n for c, n in info.after.items()}}
     (out / "balance.json").write_text(json.dumps(bal, indent=2) + "\n", encoding="utf-8")
-    report.info(f"router balance ({info.method}, k={info.k_neighbors}): before {bal['before']} after {bal['after']}")
+    report.info(f"router balance ({info.method}, k={bal['k_neighbors']}): before {bal['before']} after {bal['after']}")
     if len(info.before) < 2:
         report.warn("router: every training image has the same best member; the classifier can only learn that one")
 
