@@ -23,7 +23,7 @@ def plot(log: Path, out: Path) -> Path:
     img = Image.new("RGB", (W, H * len(PANELS)), "white")
     draw = ImageDraw.Draw(img)
     xs = [float(r["epoch"]) for r in rows]
-    x0, x1 = min(xs + [0.0]), max(xs + [1.0])
+    x0, x1 = min([*xs, 0.0]), max([*xs, 1.0])
     for p, (title, keys) in enumerate(PANELS):
         top = p * H
         series = {k: [(float(r["epoch"]), float(r[k])) for r in rows if r.get(k)] for k in keys}
