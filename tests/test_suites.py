@@ -177,3 +177,26 @@ def test_list_benchmarks(cli) -> None:
     result = cli("list", "benchmarks")
     for name in ("quick", "cpu-real", "paper-ccc"):
         assert name in result.output
+
+
+def test_quick_suite_runs_every_shipped_model_and_reports(tmp_path: Path) -> None:
+    """`run --benchmark quick` end to end through the installed console script (entry
+    points: every shipped model), one small image per model, then `report` on it."""
+    import subprocess
+
+    from conftest import colorbench_exe
+
+    suite = suites.load("quick")
+    run = subprocess.run([*colorbench_exe(), "run", "--benchmark", "quick", "--limit", "1", "--size", "32",
+                          "--out", str(tmp_path), "--quiet", "--workers", "0"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = rows_of(tmp_path / "quick")
+    assert sorted(r["model"] for r in rows) == sorted(m.name for m in suite.models)
+    assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
+    assert (tmp_path / "quick" / "leaderboard" / "samples.png").is_file()  # saved images → contact sheet
+    report = subprocess.run([*colorbench_exe(), "report", str(tmp_path / "quick"), "--out", str(tmp_path / "rep")],
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-2000:]
+    page = (tmp_path / "rep" / "samples.html").read_text()
+    assert all(m.name in page for m in suite.models)
