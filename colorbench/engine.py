@@ -57,6 +57,23 @@ class RunConfig:
     save_images: bool = False
     seed: int = 0
     strict: bool = False
+    # per-dataset protocol overrides, keyed by the entry in ``datasets``: any of split,
+    # limit, size, resize (benchmark suites give each dataset its own protocol)
+    dataset_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    benchmark: dict[str, Any] | None = None  # the suite this run comes from (provenance)
+
+
+PROTOCOL_KEYS = ("split", "limit", "size", "resize")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The protocol one dataset runs under: the run's settings plus its overrides."""
+
+    split: str | None
+    limit: int | None
+    size: int
+    resize: str
 
 
 @dataclass
@@ -65,6 +82,13 @@ class RunResult:
     summary: list[dict[str, Any]]
     errors: list[str]
     leaderboards: list[Path]
+
+
+def _protocol(cfg: RunConfig, entry: str) -> Protocol:
+    o = cfg.dataset_settings.get(entry, {})
+    limit = o.get("limit", cfg.limit)
+    return Protocol(split=o.get("split", cfg.split), limit=None if limit is None else int(limit),
+                    size=int(o.get("size", cfg.size)), resize=str(o.get("resize", cfg.resize)))
 
 
 def _seed_everything(seed: int) -> None:
@@ -85,6 +109,16 @@ class Runner:
             raise ColorbenchError(f"--size {config.size}: must be at least 8 pixels")
         if config.batch_size < 1:
             raise ColorbenchError("--batch-size must be at least 1")
+        for entry, settings in config.dataset_settings.items():
+            unknown = sorted(set(settings) - set(PROTOCOL_KEYS))
+            if unknown:
+                raise ColorbenchError(f"dataset {entry!r}: unknown protocol setting(s) {', '.join(unknown)}; "
+                                      f"use {', '.join(PROTOCOL_KEYS)}")
+            proto = _protocol(config, entry)
+            if proto.resize not in RESIZE_MODES:
+                raise ColorbenchError(f"dataset {entry!r}: resize {proto.resize!r}: choose one of {', '.join(RESIZE_MODES)}")
+            if proto.size < 8 and proto.resize != "none":
+                raise ColorbenchError(f"dataset {entry!r}: size {proto.size}: must be at least 8 pixels")
         self.cfg, self.regs = config, regs
         self.report = reporter or Reporter()
         self.device = resolve_device(config.device)
@@ -185,18 +219,19 @@ class Runner:
             "finished": None,
         }
         results.write_json(run_dir / "run.json", manifest)
-        for ds in self.datasets:
-            dataset = self._build_dataset(ds)
+        for entry, ds in zip(cfg.datasets, self.datasets, strict=True):
+            proto = _protocol(cfg, entry)
+            dataset = self._build_dataset(ds, proto)
             if dataset is None:
                 continue
             ids = [str(i) for i in dataset.ids]
             if len(set(ids)) != len(ids):
                 self._fail(f"dataset {ds.name!r}: image ids are not unique; rows could not be keyed")
                 continue
-            n = len(ids) if cfg.limit is None else min(cfg.limit, len(ids))
+            n = len(ids) if proto.limit is None else min(proto.limit, len(ids))
             for spec in self.models:
                 fingerprint = {**ds.fingerprint, "options": self.options.get(ds.spec.name, {})}
-                self._run_pair(ds.name, fingerprint, dataset, n, spec, writer, pairs, manifest, run_dir)
+                self._run_pair(ds.name, fingerprint, proto, dataset, n, spec, writer, pairs, manifest, run_dir)
                 results.write_json(run_dir / "run.json", manifest)
         writer.close()
         manifest["finished"] = now()
@@ -214,10 +249,10 @@ class Runner:
         self.errors.append(message)
         self.report.error(message)
 
-    def _build_dataset(self, ds: Any) -> Dataset | None:
+    def _build_dataset(self, ds: Any, proto: Protocol) -> Dataset | None:
         opts = with_defaults(ds.spec, self.options.get(ds.spec.name, {}))
         try:
-            return ds.build(split=self.cfg.split, data_root=self.cfg.data_root, options=opts)
+            return ds.build(split=proto.split, data_root=self.cfg.data_root, options=opts)
         except ColorbenchError as exc:
             self._fail(str(exc))
         except Exception as exc:
@@ -225,7 +260,7 @@ class Runner:
         return None
 
     # ------------------------------------------------------------ one pair
-    def _run_pair(self, ds_name: str, ds_fingerprint: Any, dataset: Dataset, n: int,
+    def _run_pair(self, ds_name: str, ds_fingerprint: Any, proto: Protocol, dataset: Dataset, n: int,
                   spec: ColorizerSpec, writer: results.PerImageWriter, pairs: dict[str, Any],
                   manifest: dict[str, Any], run_dir: Path) -> None:
         cfg = self.cfg
@@ -238,7 +273,7 @@ class Runner:
         if digest:
             manifest["checkpoints"][spec.name] = {"path": str(checkpoint), "sha256": digest}
         fingerprint = _digest({
-            "dataset": ds_fingerprint, "split": cfg.split, "size": cfg.size, "resize": cfg.resize,
+            "dataset": ds_fingerprint, "split": proto.split, "size": proto.size, "resize": proto.resize,
             "seed": cfg.seed, "model": spec.name, "options": self.options.get(spec.name, {}),
             "checkpoint": digest, "metrics": self.per_image_ids + self.dist_ids,
             "metric_options": self.metric_options,
@@ -272,7 +307,7 @@ class Runner:
             return
         _seed_everything(cfg.seed)
         accumulators = self.metric_set.accumulators() if need_dist else {}
-        loader = make_loader(dataset, indices, size=cfg.size, mode=cfg.resize,
+        loader = make_loader(dataset, indices, size=proto.size, mode=proto.resize,
                              batch_size=cfg.batch_size, workers=cfg.workers,
                              pin_memory=self.device.type == "cuda")
         t0, processed = time.perf_counter(), 0

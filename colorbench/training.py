@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from colorbench.errors import ColorbenchError
 from colorbench.protocol import resize
 from colorbench.reporting import Reporter
 from colorbench.specs import ColorizerSpec, Dataset
+
+if TYPE_CHECKING:
+    from colorbench.plugins import Registries
 
 GENERIC_KEYS = ("steps", "epochs", "batch_size", "lr")
 
@@ -31,6 +34,10 @@ class TrainContext:
     The plugin writes ``ctx.out_dir / "checkpoint.pt"`` (loadable by its factory's
     ``checkpoint=``) and ``ctx.out_dir / "train_log.csv"``; core has already written
     ``config.json``. With ``resume``, continue from the checkpoint in ``out_dir``.
+
+    ``dataset_name``, ``split``, ``data_root`` and ``registries`` say where ``dataset``
+    came from, for plugins that drive the run engine over it (e.g. the ``router`` scores a
+    pool of colorizers on it with ``colorbench.engine.Runner``); None when not known.
     """
 
     dataset: Dataset
@@ -41,6 +48,10 @@ class TrainContext:
     resume: bool = False
     seed: int = 0
     reporter: Reporter = field(default_factory=Reporter)
+    dataset_name: str | None = None  # a registered dataset name or an absolute folder path
+    split: str | None = None
+    data_root: str | None = None
+    registries: Registries | None = None
 
     @property
     def checkpoint_path(self) -> Path:

@@ -170,6 +170,12 @@ def two_runs(cli, tmp_path: Path, argv) -> tuple[Path, Path]:
     return tmp_path / "runs" / "a", tmp_path / "runs" / "b"
 
 
+def main_table_models(markdown: str) -> list[str]:
+    """Model names of the leaderboard's first table (later tables: p-values, breakdowns)."""
+    lines = markdown.split("\n\n| model ")[1].split("\n\n")[0].splitlines()
+    return [line.split("|")[1].strip() for line in lines[2:]]
+
+
 def summary_of(run_dir: Path) -> dict[str, str]:
     return next(csv.DictReader(io.StringIO((run_dir / "summary.csv").read_text())))
 
@@ -178,17 +184,16 @@ def test_leaderboard_markdown(cli, two_runs) -> None:
     a, b = two_runs
     out = cli("leaderboard", str(a), str(b)).output
     assert out.startswith("# imgs")
-    assert "| model | CPSNR ↑ | MSE ↓ | n | failed |" in out
+    assert "| model | CPSNR ↑ | MSE ↓ | n | failed | device | weights |" in out
     sa, sb = summary_of(a), summary_of(b)
     best_cpsnr = max((float(sa["cpsnr"]), "gray"), (float(sb["cpsnr"]), "tint"))
     row = next(line for line in out.splitlines() if line.startswith(f"| {best_cpsnr[1]} |"))
-    assert row.split("|")[2].strip().startswith("**") and row.rstrip().endswith("| 4 | 0 |")
+    assert row.split("|")[2].strip().startswith("**") and "| 4 | 0 | cpu" in row
     other = next(line for line in out.splitlines() if line.startswith("| ") and best_cpsnr[1] not in line
                  and ("gray" in line or "tint" in line))
     assert "**" not in other.split("|")[2]
     # rows sorted by the first metric, best first
-    models = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ") and "model" not in line]
-    assert models[0] == best_cpsnr[1]
+    assert main_table_models(out)[0] == best_cpsnr[1]
     assert f"colorbench {__version__}" in out
     assert f"colorbench run --models gray --datasets {a.parent.parent / 'imgs'}" in out
     assert "cpu" in out
@@ -218,7 +223,7 @@ def test_leaderboard_formats_and_out_dir(cli, two_runs, tmp_path: Path) -> None:
     out = cli("leaderboard", str(a), str(b), "--out", str(tmp_path / "lb"), "-f", "markdown").output
     assert (tmp_path / "lb" / "imgs.md").is_file() and "wrote" in out
     md = cli("leaderboard", str(a), str(b), "--sort-by", "mse").output
-    models = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| ") and "model" not in line]
+    models = main_table_models(md)
     sa, sb = float(summary_of(a)["mse"]), float(summary_of(b)["mse"])
     assert models == (["gray", "tint"] if sa < sb else ["tint", "gray"])
 
@@ -232,7 +237,7 @@ def test_leaderboard_formats_and_out_dir(cli, two_runs, tmp_path: Path) -> None:
 def test_leaderboard_same_model_from_two_runs(cli, two_runs) -> None:
     a, _ = two_runs
     out = cli("leaderboard", str(a), str(a)).output
-    assert out.count("| gray (a) |") == 2
+    assert main_table_models(out) == ["gray (a)", "gray (a)"]
 
 
 # ------------------------------------------------------------------- colorize

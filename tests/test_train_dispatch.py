@@ -207,3 +207,25 @@ def test_train_log_resume_drops_rows_after_the_checkpoint(tmp_path: Path) -> Non
     assert [(r["step"], r["loss"]) for r in log_rows(path)] == [("1", "1"), ("2", "0.5"), ("3", "0.333333"), ("4", "0.01")]
     save_checkpoint({"a": torch.ones(1)}, tmp_path / "x" / "checkpoint.pt")
     assert [p.name for p in (tmp_path / "x").iterdir()] == ["checkpoint.pt"]
+
+
+def test_train_context_says_where_the_dataset_came_from(cli, tmp_path: Path, data: Path) -> None:
+    """Plugins that drive the run engine over the training set (the router) get the dataset's
+    resolvable name, split, data root and the registries."""
+    seen: list[TrainContext] = []
+
+    class Spy(ConstPlugin):
+        @hookimpl
+        def register_colorizers(self, register):
+            register(ColorizerSpec(name="spy", factory=factory, description="records its context",
+                                   train=lambda ctx: (seen.append(ctx), train(ctx)),
+                                   configs={"tiny": {"steps": 1, "lr": 0.1, "batch_size": 2, "size": 16}}))
+
+    cli.add_plugin("spy", Spy())
+    cli("train", "spy", "--dataset", str(data), "--split", "all", "--val-split", "", "--out", str(tmp_path / "s"))
+    cli("train", "spy", "--dataset", "shapes", "--split", "val", "--val-split", "", "--data-root", str(tmp_path),
+        "--out", str(tmp_path / "s2"))
+    (folder, shapes) = seen
+    assert folder.dataset_name == str(data.resolve()) and folder.split == "all" and folder.data_root is None
+    assert shapes.dataset_name == "shapes" and shapes.split == "val" and shapes.data_root == str(tmp_path)
+    assert "spy" in shapes.registries.colorizers and "shapes" in shapes.registries.datasets

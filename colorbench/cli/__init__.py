@@ -6,6 +6,7 @@ from colorbench.cli import (  # noqa: F401  (each module registers its command)
     colorize_cmd,
     leaderboard_cmd,
     list_cmd,
+    report_cmd,
     run_cmd,
     score_cmd,
     train_cmd,

@@ -11,7 +11,7 @@ from rich.table import Table
 from colorbench.cli.app import app, handle_errors, registries
 from colorbench.errors import ColorbenchError
 
-KINDS = ("colorizers", "datasets", "metrics", "segmenters", "plugins")
+KINDS = ("colorizers", "datasets", "metrics", "segmenters", "plugins", "benchmarks")
 
 
 def _options(spec: object) -> str:
@@ -27,10 +27,10 @@ def _range(r: tuple[float, float]) -> str:
 @app.command("list")
 @handle_errors
 def list_command(
-    what: str = typer.Argument("all", help="colorizers, datasets, metrics, segmenters, plugins or all"),
+    what: str = typer.Argument("all", help="colorizers, datasets, metrics, segmenters, plugins, benchmarks or all"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show options, weights and plugin of each entry."),
 ) -> None:
-    """List registered colorizers, datasets, metrics, segmenters and plugins.
+    """List registered colorizers, datasets, metrics, segmenters and plugins, and the benchmark suites.
 
     Example: colorbench list colorizers --verbose
     """
@@ -45,7 +45,19 @@ def list_command(
     kinds = KINDS if what == "all" else (what,)
     for kind in kinds:
         table = Table(title=kind, title_justify="left", show_lines=verbose)
-        if kind == "plugins":
+        if kind == "benchmarks":
+            from colorbench import suites
+
+            for col in ("name", "version", "description", *(["file"] if verbose else [])):
+                table.add_column(col)
+            for name, path in suites.available().items():
+                try:
+                    suite = suites.load(str(path))
+                    row = [name, suite.version, suite.description]
+                except ColorbenchError as exc:
+                    row = [name, "?", f"invalid: {exc}"]
+                table.add_row(*row, *([str(path)] if verbose else []))
+        elif kind == "plugins":
             for col in ("plugin", "module", "version", "hooks", "status"):
                 table.add_column(col)
             for p in regs.plugins:

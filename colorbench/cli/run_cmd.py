@@ -40,12 +40,13 @@ def run_command(
     models: list[str] = typer.Option(None, "--models", "-m", help="Comma-separated colorizers (default: every one whose weights are available)."),
     datasets: list[str] = typer.Option(None, "--datasets", "-d", help="Comma-separated datasets or image directories (default: samples)."),
     metrics: list[str] = typer.Option(None, "--metrics", help="Comma-separated metric ids (default: every available metric)."),
+    benchmark: str = typer.Option(None, "--benchmark", help="Run a benchmark suite: a name (colorbench list benchmarks) or a YAML file."),
     split: str = typer.Option(None, help="Dataset split (default: each dataset's own; folders: every image)."),
     limit: int = typer.Option(None, help="Only the first N images of each dataset (in the dataset's order)."),
-    size: int = typer.Option(256, help="Square size images are resized to (ignored with --resize none)."),
-    resize: str = typer.Option("crop", help="crop (centre square, then resize), stretch, or none (native size)."),
+    size: int = typer.Option(None, help="Square size images are resized to (ignored with --resize none) [default: 256]."),
+    resize: str = typer.Option(None, help="crop (centre square, then resize), stretch, or none (native size) [default: crop]."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    batch_size: int = typer.Option(16, "--batch-size", "-b", help="Images per batch."),
+    batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per batch [default: 16]."),
     workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
     checkpoint: list[str] = typer.Option([], "--checkpoint", help="MODEL=PATH: a checkpoint file or a 'train --out' directory (repeatable)."),
     set_: list[str] = typer.Option([], "--set", help="KEY=VALUE or NAME.KEY=VALUE option of a colorizer or dataset (repeatable; see list --verbose)."),
@@ -53,10 +54,10 @@ def run_command(
     class_set: Path = typer.Option(None, "--class-set", help="File of colour-class ids for cnr/ccar/tar (same as --metric-set class_set=FILE)."),
     data_root: str = typer.Option(None, "--data-root", help="Directory holding one folder per dataset (default: $COLORBENCH_DATA)."),
     out: Path = typer.Option(Path("runs"), help="Parent directory of run directories."),
-    name: str = typer.Option(None, help="Run directory name (default: a timestamp). Rerun with the same name to resume."),
+    name: str = typer.Option(None, help="Run directory name (default: the benchmark's name, else a timestamp). Rerun with the same name to resume."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip images already scored in this run directory."),
-    save_images: bool = typer.Option(False, "--save-images/--no-save-images", help="Write every output as PNG under outputs/."),
-    seed: int = typer.Option(0, help="Random seed."),
+    save_images: bool = typer.Option(None, "--save-images/--no-save-images", help="Write every output as PNG under outputs/ (needed by colorbench report) [default: no]."),
+    seed: int = typer.Option(None, help="Random seed [default: 0]."),
     strict: bool = typer.Option(False, help="Fail when a requested metric is unavailable (missing weights)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info lines."),
 ) -> None:
@@ -65,22 +66,54 @@ def run_command(
     With no arguments: every colorizer with available weights on the embedded `samples`
     photos with every available metric.
 
-    Example: colorbench run --models gray --datasets samples,./my_photos --metrics cpsnr
+    With --benchmark, the suite fixes datasets (each with its split, limit and size),
+    models (options, checkpoints) and metrics; --models picks its entries and adds models
+    it lacks, --datasets/--metrics pick a subset, other flags (--device, --set, --limit,
+    ...) apply on top.
+
+    Examples:
+      colorbench run --models gray --datasets samples,./my_photos --metrics cpsnr
+      colorbench run --benchmark quick --save-images
     """
     import os
 
     from colorbench.engine import RunConfig, Runner
     from colorbench.reporting import Reporter
 
-    cfg = RunConfig(
-        models=split_csv(models), datasets=split_csv(datasets) or ["samples"],
-        metrics=split_csv(metrics), split=split, limit=limit, size=size, resize=resize,
-        device=device, batch_size=batch_size,
-        workers=workers if workers is not None else min(2, os.cpu_count() or 1),
-        checkpoints=checkpoint, options=set_,
-        metric_options=[*metric_set, *([f"class_set={class_set}"] if class_set else [])], data_root=data_root, out=str(out), name=name,
-        resume=resume, save_images=save_images, seed=seed, strict=strict,
-    )
+    metric_opts = [*metric_set, *([f"class_set={class_set}"] if class_set else [])]
+    given = {"split": split, "limit": limit, "size": size, "resize": resize, "batch_size": batch_size,
+             "save_images": save_images, "seed": seed, "workers": workers}
+    settings: dict = {}
+    if benchmark:
+        from colorbench import suites
+
+        suite = suites.restrict(suites.load(benchmark), split_csv(models), split_csv(datasets), split_csv(metrics))
+        settings = suites.run_settings(suite)
+        for key in ("split", "limit", "size", "resize"):  # an explicit flag overrides every dataset
+            if given[key] is not None:
+                for ds_settings in settings["dataset_settings"].values():
+                    ds_settings.pop(key, None)
+        if device == "auto" and "device" in settings:
+            device = settings["device"]
+        settings.pop("device", None)
+        settings["checkpoints"] += checkpoint  # the command line wins (parsed last)
+        settings["options"] += set_
+        settings["metric_options"] += metric_opts
+        name = name or suite.name
+    else:
+        settings = {"models": split_csv(models), "datasets": split_csv(datasets) or ["samples"],
+                    "metrics": split_csv(metrics), "checkpoints": checkpoint, "options": set_,
+                    "metric_options": metric_opts}
+    defaults = {"size": 256, "resize": "crop", "batch_size": 16, "save_images": False, "seed": 0,
+                "workers": min(2, os.cpu_count() or 1)}
+    for key, value in given.items():
+        if value is not None:
+            settings[key] = value
+        elif key in defaults:
+            settings.setdefault(key, defaults[key])
+    strict = strict or bool(settings.pop("strict", False))
+    cfg = RunConfig(**settings, device=device, data_root=data_root, out=str(out), name=name,
+                    resume=resume, strict=strict)
     reporter = Reporter(quiet=quiet)
     runner = Runner(cfg, registries(), reporter)
     result = runner.run()

@@ -69,7 +69,8 @@ def train_command(
     results.write_json(out_dir / "config.json", {"model": spec.name, "dataset": ds.name, "split": split,
                                                   "val_split": val_split or None, "seed": seed, **cfg})
     ctx = TrainContext(dataset=train_ds, val_dataset=val_ds, config=cfg, out_dir=out_dir,
-                       device=resolve_device(device), resume=resume, seed=seed, reporter=Reporter())
+                       device=resolve_device(device), resume=resume, seed=seed, reporter=Reporter(),
+                       dataset_name=str(ds.folder) if ds.folder else ds.name, split=split, data_root=data_root, registries=regs)
     assert spec.train is not None
     spec.train(ctx)
     typer.echo(f"checkpoint: {out_dir / 'checkpoint.pt'}")

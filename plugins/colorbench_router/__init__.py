@@ -1,0 +1,1 @@
+"""colorbench router: best-colorizer routing (seed 001)."""

@@ -1,0 +1,112 @@
+"""Inference: predict the best pool member per image, run only that member.
+
+Members are built lazily, once each, the first time the classifier picks them, from the
+registries (any installed colorizer, third-party ones included) with the options and
+checkpoint the router was trained with (stored in its checkpoint; ``None`` = the member's
+own default weights). A batch is grouped by chosen member; each group goes through its
+member in one call.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from colorbench.checkpoints import load_checkpoint, resolve_checkpoint, save_checkpoint, sha256
+from colorbench.errors import ColorbenchError
+from colorbench_router.model import build_classifier, classifier_input
+
+
+def load_router(checkpoint: str | Path, device: Any = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    if not isinstance(state, dict) or state.get("kind") != "router" or "classifier" not in state:
+        raise ColorbenchError(f"checkpoint {checkpoint}: not a router checkpoint (no classifier/pool)")
+    net = build_classifier(len(state["pool"]), dict(state["config"]))
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["classifier"].items()})
+    return net.to(device).eval(), state
+
+
+class RouterColorizer:
+    def __init__(self, net: torch.nn.Module, state: dict[str, Any], device: torch.device,
+                 registries: Any = None, reporter: Any = None):
+        self.net, self.device = net.to(device).eval(), device
+        self.pool: list[str] = list(state["pool"])
+        self.members_info: dict[str, Any] = dict(state.get("members") or {})
+        self.input_size = int(state["config"].get("input_size", 64))
+        self._regs = registries
+        self._members: dict[str, Any] = {}
+        self._warn = reporter.warn if reporter is not None else (lambda m: print(f"warning: {m}", file=sys.stderr))
+
+    # ---------------------------------------------------------------- members
+    def _registries(self) -> Any:
+        if self._regs is None:
+            from colorbench import plugins
+
+            self._regs = plugins.load()
+        return self._regs
+
+    def member(self, name: str) -> Any:
+        if name not in self._members:
+            from colorbench.options import with_defaults
+
+            spec = self._registries().colorizers.get(name)
+            info = self.members_info.get(name, {})
+            stored = info.get("checkpoint")
+            if stored:
+                path: Path | None = resolve_checkpoint(stored)
+            elif spec.needs_weights:
+                path = spec.weights.locate() if spec.weights else None
+                if path is None:
+                    raise ColorbenchError(f"router member {name!r}: its default weights are not available "
+                                          f"({spec.weights.file if spec.weights else 'none declared'})")
+            else:
+                path = None
+            if path is not None and info.get("sha256") and sha256(path) != info["sha256"]:
+                self._warn(f"router member {name!r}: weights {path} differ from those the router was "
+                           "trained with (routing may be off)")
+            opts = with_defaults(spec, dict(info.get("options") or {}))
+            model = spec.factory(device=self.device, checkpoint=path, **opts)
+            self._members[name] = model
+        return self._members[name]
+
+    # --------------------------------------------------------------- predict
+    @torch.no_grad()
+    def choose(self, L: torch.Tensor) -> torch.Tensor:
+        """Index of the predicted best member per image [B]."""
+        x = classifier_input(L.to(self.device), self.input_size)
+        return self.net(x).float().argmax(1)
+
+    def colorize_with_info(self, L: torch.Tensor, ids: list[str] | None = None) -> tuple[torch.Tensor, dict[str, list[str]]]:
+        choice = self.choose(L).cpu()
+        ab = torch.empty((L.shape[0], 2, *L.shape[2:]), dtype=torch.float32, device=L.device)
+        for k in sorted(set(choice.tolist())):
+            rows = (choice == k).nonzero().flatten()
+            model = self.member(self.pool[k])
+            sub = L[rows.to(L.device)]
+            if hasattr(model, "colorize_with_info"):
+                out, _ = model.colorize_with_info(sub, [ids[i] for i in rows.tolist()] if ids else
+                                                  [str(i) for i in rows.tolist()])
+            else:
+                out = model.colorize(sub)
+            ab[rows.to(L.device)] = out.float().to(L.device)
+        return ab, {"member": [self.pool[k] for k in choice.tolist()]}
+
+    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+        return self.colorize_with_info(L)[0]
+
+
+def export(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
+    """Inference weights: classifier, pool, members, config, evaluation (no optimizer)."""
+    state = load_checkpoint(checkpoint)
+    state.pop("optimizer", None)
+    if half:
+        state["classifier"] = {k: v.half() if v.is_floating_point() else v for k, v in state["classifier"].items()}
+    return save_checkpoint(state, out)
+
+
+if __name__ == "__main__":  # python -m colorbench_router.colorizer CHECKPOINT OUT [--half]
+    args = [a for a in sys.argv[1:] if a != "--half"]
+    print(export(args[0], args[1], half="--half" in sys.argv))

@@ -1,0 +1,97 @@
+"""Evaluation written by training (seed 001 §4): AUC (one-vs-rest, macro), per-class
+recall, confusion matrix, and the label metric on the test part for each pool member alone,
+the router, the per-image oracle and a uniformly random choice."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# +inf CPSNR (an output identical to the ground truth) is capped for means
+INF_CAP = 100.0
+
+
+def auc(y: np.ndarray, prob: np.ndarray) -> float | None:
+    """One-vs-rest macro AUC over the classes present in ``y``; None with fewer than two.
+    Two present classes: the binary AUC of p(second) - p(first)."""
+    from sklearn.metrics import roc_auc_score
+
+    present = np.unique(y)
+    if len(present) < 2:
+        return None
+    if len(present) == 2:
+        score = prob[:, present[1]] - prob[:, present[0]]
+        return float(roc_auc_score(y == present[1], score))
+    p = prob[:, present]
+    p = p / np.clip(p.sum(1, keepdims=True), 1e-12, None)
+    return float(roc_auc_score(y, p, multi_class="ovr", average="macro", labels=present))
+
+
+def confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    m = np.zeros((k, k), dtype=np.int64)
+    for t, p in zip(y.tolist(), pred.tolist(), strict=True):
+        m[t, p] += 1
+    return m
+
+
+def _mean(values: np.ndarray) -> float:
+    v = np.where(np.isposinf(values), INF_CAP, values)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
+def evaluate(scores: np.ndarray, y: np.ndarray, prob: np.ndarray, pool: list[str],
+             higher_is_better: bool = True) -> dict[str, Any]:
+    """``scores`` [N, K] label-metric values of the test images, ``y`` [N] their labels,
+    ``prob`` [N, K] the classifier's probabilities."""
+    k = len(pool)
+    pred = prob.argmax(1)
+    cm = confusion(y, pred, k)
+    recall = {pool[c]: (float(cm[c, c] / cm[c].sum()) if cm[c].sum() else None) for c in range(k)}
+    filled = np.where(np.isnan(scores), -np.inf if higher_is_better else np.inf, scores)
+    rows = np.arange(len(y))
+    table = {f"{m} alone": _mean(scores[:, c]) for c, m in enumerate(pool)}
+    table["router (predicted member)"] = _mean(filled[rows, pred])
+    table["oracle (best member per image)"] = _mean(filled[rows, y])
+    # expected value of a uniform random member: the mean over members of each image
+    capped = np.where(np.isposinf(scores), INF_CAP, scores)
+    table["random member (expected)"] = float(np.nanmean(np.nanmean(capped, axis=1))) if len(y) else float("nan")
+    return {
+        "n_test": len(y),
+        "accuracy": float((pred == y).mean()) if len(y) else None,
+        "auc_ovr_macro": auc(y, prob) if len(y) else None,
+        "recall": recall,
+        "confusion": cm.tolist(),
+        "label_counts": {pool[c]: int((y == c).sum()) for c in range(k)},
+        "predicted_counts": {pool[c]: int((pred == c).sum()) for c in range(k)},
+        "scores": table,
+    }
+
+
+def _fmt(v: Any, digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def markdown(ev: dict[str, Any], pool: list[str], metric: str) -> str:
+    lines = [f"Test part: {ev['n_test']} images; label metric: {metric}.",
+             "", f"| choice | mean {metric} |", "|---|---:|"]
+    lines += [f"| {name} | {_fmt(v)} |" for name, v in ev["scores"].items()]
+    lines += ["", f"AUC (one-vs-rest, macro): {_fmt(ev['auc_ovr_macro'], 3)} · accuracy: {_fmt(ev['accuracy'], 3)}",
+              "", "| member | test images labelled | predicted | recall |", "|---|---:|---:|---:|"]
+    lines += [f"| {m} | {ev['label_counts'][m]} | {ev['predicted_counts'][m]} | {_fmt(ev['recall'][m], 3)} |"
+              for m in pool]
+    lines += ["", "Confusion matrix (rows: best member, columns: predicted):", "",
+              "| best \\ predicted | " + " | ".join(pool) + " |", "|---|" + "---:|" * len(pool)]
+    lines += [f"| {m} | " + " | ".join(str(v) for v in row) + " |" for m, row in zip(pool, ev["confusion"], strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def write(out_dir: Path, ev: dict[str, Any], pool: list[str], metric: str) -> None:
+    (out_dir / "evaluation.json").write_text(json.dumps(ev, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "evaluation.md").write_text(markdown(ev, pool, metric), encoding="utf-8")

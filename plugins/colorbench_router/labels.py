@@ -1,0 +1,138 @@
+"""Labelling (seed 001 §3.2, "Best Colorizer" dataset): run every pool member over the
+training images with the harness's own run engine, score each output with the label metric
+(CPSNR by default) and label each image with the member that scored best.
+
+The pool runs as an ordinary ``colorbench run`` into ``OUT/labels/``: batching, failed
+rows and resume are the engine's, so a rerun (or ``train --resume``) recomputes nothing
+that is already in ``OUT/labels/per_image.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from colorbench.errors import ColorbenchError
+
+LABEL_RUN = "labels"
+SCORES_FILE = "pool_scores.csv"
+
+
+@dataclass
+class PoolScores:
+    """Per-image scores of every pool member (NaN where the member failed on the image)."""
+
+    ids: list[str]
+    pool: list[str]
+    scores: np.ndarray  # [N, K] float64
+    metric: str
+    higher_is_better: bool = True
+
+    def best(self) -> np.ndarray:
+        """Index of the best member per image (ties: the earlier pool member)."""
+        return best_member(self.scores, self.higher_is_better)
+
+
+def best_member(scores: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
+    """Argmax (argmin when lower is better) over members, ignoring NaN (failed) entries;
+    +inf (a perfect output, e.g. CPSNR of an exact image) wins. Rows must have one value."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = s if higher_is_better else -s
+    s = np.where(np.isnan(s), -np.inf, s)
+    return np.argmax(s, axis=1)
+
+
+def parse_pairs(text: str | None, what: str) -> list[str]:
+    """'a=1,b=2' -> ['a=1', 'b=2'] (each entry must contain '=')."""
+    if not text:
+        return []
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    for t in items:
+        if "=" not in t:
+            raise ColorbenchError(f"router {what} {t!r}: expected NAME=VALUE entries separated by commas")
+    return items
+
+
+def run_pool(ctx: Any, pool: list[str], cfg: dict[str, Any]) -> tuple[PoolScores, dict[str, Any]]:
+    """Run the pool through ``colorbench.engine.Runner`` on the training dataset; return the
+    score table and what each member ran with (checkpoint path + sha256, options)."""
+    from colorbench import plugins
+    from colorbench.engine import RunConfig, Runner
+
+    if not ctx.dataset_name:
+        raise ColorbenchError("router: labelling runs the pool with the run engine, which needs the "
+                              "dataset's name (TrainContext.dataset_name); use 'colorbench train router'")
+    regs = ctx.registries or plugins.load()
+    metric = str(cfg["label_metric"])
+    higher = regs.metrics.get(metric).higher_is_better
+    checkpoints = parse_pairs(cfg.get("member_checkpoints"), "member_checkpoints")
+    sets = parse_pairs(cfg.get("member_set"), "member_set")
+    for entry in sets:
+        if "." not in entry.partition("=")[0]:
+            raise ColorbenchError(f"router member_set {entry!r}: give MEMBER.KEY=VALUE")
+    run_cfg = RunConfig(
+        models=pool, datasets=[ctx.dataset_name], metrics=[metric], split=ctx.split,
+        limit=cfg.get("label_limit"), size=int(cfg["label_size"]), resize="crop",
+        device=str(ctx.device), batch_size=int(cfg["label_batch"]), workers=int(cfg["label_workers"]),
+        checkpoints=checkpoints, options=sets, data_root=ctx.data_root, out=str(ctx.out_dir),
+        name=LABEL_RUN, resume=True, seed=ctx.seed, strict=True,
+    )
+    runner = Runner(run_cfg, regs, ctx.reporter)
+    result = runner.run()
+    for line in result.errors:
+        ctx.reporter.warn(f"router labelling: {line}")
+    ds_name = runner.datasets[0].name
+    members: dict[str, Any] = {}
+    for spec in runner.models:
+        path, digest = runner._checkpoint_for(spec)
+        members[spec.name] = {
+            # None: the member's own default weights (located again at inference)
+            "checkpoint": str(path.resolve()) if spec.name in runner.checkpoints and path else None,
+            "sha256": digest,
+            "options": dict(runner.options.get(spec.name, {})),
+        }
+    pool = [s.name for s in runner.models]  # canonical names
+    ids = [str(i) for i in ctx.dataset.ids]
+    if run_cfg.limit is not None:
+        ids = ids[: int(run_cfg.limit)]
+    scores = read_scores(result.run_dir / "per_image.csv", ds_name, pool, ids, metric)
+    return PoolScores(ids, pool, scores, metric, higher), members
+
+
+def read_scores(path: Path, dataset: str, pool: list[str], ids: list[str], metric: str) -> np.ndarray:
+    """[N, K] table from a run's per_image.csv (NaN: failed or missing)."""
+    from colorbench import results
+
+    col = {m: k for k, m in enumerate(pool)}
+    row_of = {i: n for n, i in enumerate(ids)}
+    out = np.full((len(ids), len(pool)), np.nan)
+    _, rows = results.read_rows(path)
+    for r in rows:
+        if r.get("dataset") != dataset or r.get("model") not in col or r.get("status") != "ok":
+            continue
+        n = row_of.get(r.get("image_id", ""))
+        if n is None:
+            continue
+        try:
+            out[n, col[r["model"]]] = float(r[metric])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def write_scores(path: Path, table: PoolScores, parts: dict[str, str] | None = None) -> Path:
+    """OUT/pool_scores.csv: image_id, one column per member, best member, split part."""
+    best = table.best()
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["image_id", *table.pool, "best", "part"])
+        for n, i in enumerate(table.ids):
+            vals = ["" if math.isnan(v) else f"{v:.6g}" for v in table.scores[n]]
+            usable = not np.isnan(table.scores[n]).all()
+            w.writerow([i, *vals, table.pool[best[n]] if usable else "", (parts or {}).get(i, "")])
+    return path

@@ -1,0 +1,97 @@
+"""Registers the ``router`` colorizer (seed 001, "Best Colorizer Guesser"): a MobileNetV2
+classifier predicts which colorizer of a pool suits each gray image; only that member runs.
+
+torch is imported only inside the factory and the training function, so ``colorbench
+list`` stays fast. The pool (any registered colorizers), the members' options and
+checkpoints are training settings stored in the router's checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from colorbench import ColorizerSpec, Weights, hookimpl
+
+HERE = Path(__file__).resolve().parent
+WEIGHTS_FILE = "router_ccc_gan_imagenet_sample.pt"
+WEIGHTS = Weights(
+    name="router.ccc_gan_imagenet_sample",
+    file=WEIGHTS_FILE,
+    sha256="f38606f52d4d9d8509cc7b20c65afa798cbd8b1ae1879e9b24f2ea75f5eeb9cc",
+    licence="MIT (weights); trained on ImageNet images: non-commercial research use",
+    training=(
+        "colorbench train router --dataset ../shared/data/imagenet-sample --config tiny "
+        "--set pool=ccc,gan --set threads=1 --out runs/router-ship && python -m "
+        "colorbench_router.colorizer runs/router-ship/checkpoint.pt router_ccc_gan_imagenet_sample.pt --half "
+        "(train split of the seeded hash split, 767 images labelled by the shipped ccc and gan weights, "
+        "70/20/10 = 537/153/77; 5 min 17 s on 2 shared CPU cores, 1 min 33 s of it labelling; "
+        "see docs/models/router.md)"
+    ),
+    path=HERE / WEIGHTS_FILE,
+)
+
+_COMMON: dict[str, Any] = {
+    "pool": "ccc,gan",  # comma-separated colorizer names (any registered ones; two or more)
+    "label_metric": "cpsnr",  # per-image metric that picks the best member (seed 001: CPSNR)
+    "member_checkpoints": "",  # MEMBER=PATH,... (default: each member's own weights)
+    "member_set": "",  # MEMBER.KEY=VALUE,... options of the members
+    "label_size": 256,  # the run protocol's size: members are scored as `colorbench run` scores them
+    "label_batch": 8,
+    "label_workers": 0,  # decoding workers of the labelling run (0: in the main process)
+    "label_limit": None,  # label only the first N images (None: all)
+    "input_size": 64,  # seed 001 §3.1: images resized to 64x64, gray
+    "pretrained": False,  # ImageNet MobileNetV2 from the torchvision cache, first blocks frozen
+    "freeze_blocks": 10,  # seed 001 §3.3: "the first 10 blocks"
+    "dropout": 0.2,
+    "smote_k": 5,  # imbalanced-learn's default k_neighbors
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "steps": None,  # None: epochs x batches of the balanced training part
+    "threads": 0,  # torch intra-op threads (0: torch's default)
+}
+CONFIGS: dict[str, dict[str, Any]] = {
+    # Seed 001: MobileNetV2 (width 1.0), 20 epochs.
+    "paper": {**_COMMON, "width_mult": 1.0, "epochs": 20, "batch_size": 32},
+    # CPU scale: width 0.35, 12 epochs; the shipped weights.
+    "tiny": {**_COMMON, "width_mult": 0.35, "epochs": 12, "batch_size": 32},
+}
+
+
+def _build(device: Any = "cpu", checkpoint: Path | str | None = None, **_: Any) -> Any:
+    import torch
+
+    from colorbench.checkpoints import verified
+    from colorbench.errors import ColorbenchError
+    from colorbench_router.colorizer import RouterColorizer, load_router
+
+    if checkpoint is None:
+        located = WEIGHTS.locate()
+        if located is None:
+            raise ColorbenchError(f"router: no weights; expected {WEIGHTS.file} in {HERE} — train with "
+                                  "'colorbench train router --set pool=ccc,gan' and pass --checkpoint router=OUT")
+        checkpoint = verified(WEIGHTS, located)
+    device = torch.device(device)
+    net, state = load_router(checkpoint, device)
+    return RouterColorizer(net, state, device)
+
+
+def _train(ctx: Any) -> None:
+    from colorbench_router.train import train
+
+    train(ctx)
+
+
+@hookimpl
+def register_colorizers(register: Any) -> None:
+    register(ColorizerSpec(
+        name="router",
+        factory=_build,
+        description="best-colorizer router: MobileNetV2 picks one pool member per image, only it runs (seed 001)",
+        needs_weights=True,
+        weights=WEIGHTS,
+        train=_train,
+        configs=CONFIGS,
+        default_config="paper",
+        extra_columns=("member",),
+    ))
