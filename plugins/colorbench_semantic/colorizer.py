@@ -22,7 +22,13 @@ from torch import nn
 
 from colorbench.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.errors import ColorbenchError
-from colorbench_semantic.model import build_colorizer, build_segmenter, normalize_L, normalize_labels, to_ab
+from colorbench_semantic.model import (
+    build_colorizer,
+    build_segmenter,
+    normalize_L,
+    normalize_labels,
+    to_ab,
+)
 from colorbench_semantic.pseudo import PseudoLabeler
 
 EXPORT_FORMAT = "colorbench-semantic-inference/1"
@@ -80,7 +86,7 @@ class SemanticColorizer:
 
     def __init__(self, segmenter: nn.Module, colorizer: nn.Module, cfg: dict[str, Any], device: torch.device,
                  classes: list[str], labeler: PseudoLabeler | None = None, semantic_maps: str | Path | None = None,
-                 maps: str = "predicted", size: int = 0):
+                 maps: str = "predicted", size: int = 0, chroma_gain: float = 1.0):
         self.seg, self.col = segmenter.to(device).eval(), colorizer.to(device).eval()
         self.cfg, self.device, self.classes, self.labeler = cfg, device, classes, labeler
         self.n_classes = int(cfg["n_classes"])
@@ -93,6 +99,9 @@ class SemanticColorizer:
         if maps == "pseudo" and labeler is None:
             raise ColorbenchError("maps=pseudo: this checkpoint was not trained on pseudo-labels")
         self.maps = maps
+        if not chroma_gain > 0:
+            raise ColorbenchError(f"chroma_gain={chroma_gain}: must be positive")
+        self.chroma_gain = float(chroma_gain)
         self.multiple = max(int(self.seg.multiple), int(self.col.multiple))
         self.last_maps: dict[str, np.ndarray] = {}
 
@@ -109,7 +118,7 @@ class SemanticColorizer:
             x = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
         xn = normalize_L(x)
         sem, sources = self._maps(x, xn, ids)
-        out = to_ab(self.col(xn, normalize_labels(sem, self.n_classes)).float())
+        out = to_ab(self.col(xn, normalize_labels(sem, self.n_classes)).float()) * self.chroma_gain
         if (h, w) != (H, W):
             out = F.interpolate(out, size=(H, W), mode="bilinear", align_corners=False)
             full = F.interpolate(sem[:, None].float(), size=(H, W), mode="nearest")[:, 0].long()

@@ -19,17 +19,32 @@ SHAPES_FILE = "semantic_tiny_shapes.pt"
 WEIGHTS = Weights(  # (b): real photos, pseudo-label maps; the default for `run`
     name="semantic.tiny_imagenet_sample_pseudo",
     file=PHOTOS_FILE,
-    sha256="",
+    sha256="18d7e879a5c5b88d1517bc2ec5056e8c5fbe82c51ea9c820ef7f56b96e4720af",
     licence="MIT (weights); trained on ImageNet images: non-commercial research use",
-    training="see docs/models/semantic.md",
+    training=(
+        "colorbench train semantic --dataset ../shared/data/imagenet-sample --config tiny --steps 750 "
+        "--set seg_steps=250 --set labels=pseudo --set threads=1 --set save_every=50 --out runs/sem-photos, "
+        "stopped after step 100 and resumed with --resume --steps 500 --set seg_steps=150 --set batch_size=8 "
+        "(steps 1-150 GridNet on 8 pseudo-label classes, 151-500 colorizer); python -m "
+        "colorbench_semantic.colorizer runs/sem-photos/checkpoint.pt semantic_tiny_imagenet_sample_pseudo.pt "
+        "--half (train split of the seeded hash split, 767 images; 23 min on 2 heavily shared CPU cores; "
+        "see docs/models/semantic.md)"
+    ),
     path=HERE / PHOTOS_FILE,
 )
 SHAPES_WEIGHTS = Weights(  # (a): the synthetic shapes set with its exact maps (learning demo)
     name="semantic.tiny_shapes",
     file=SHAPES_FILE,
-    sha256="",
+    sha256="c2c3b9961dcb8e92088c110106ffd7cdd4280463c5e1293cefd077f73d265e1d",
     licence="MIT (weights); synthetic training data",
-    training="see docs/models/semantic.md",
+    training=(
+        "colorbench train semantic --dataset shapes --config tiny --steps 450 --set seg_steps=150 "
+        "--set threads=1 --set save_every=50 --out runs/sem-shapes, stopped after step 100 and resumed with "
+        "--resume --steps 350 --set seg_steps=150 --set batch_size=8 (steps 1-150 GridNet on the exact maps, "
+        "151-350 colorizer on the exact maps); python -m colorbench_semantic.colorizer "
+        "runs/sem-shapes/checkpoint.pt semantic_tiny_shapes.pt --half (shapes train split, 256 images; "
+        "22 min on 2 heavily shared CPU cores; see docs/models/semantic.md)"
+    ),
     path=HERE / SHAPES_FILE,
 )
 
@@ -63,7 +78,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None, semantic_maps: str = "",
-           maps: str = "predicted", inference_size: int = -1, weights: str = "photos", **_: Any) -> Any:
+           maps: str = "predicted", inference_size: int = -1, weights: str = "photos",
+           chroma_gain: float = 1.0, **_: Any) -> Any:
     import torch
 
     from colorbench.checkpoints import verified
@@ -81,7 +97,8 @@ def _build(device: Any = "cpu", checkpoint: Path | str | None = None, semantic_m
     nets = load_networks(checkpoint, device)
     size = int(nets["config"].get("size", 0)) if inference_size < 0 else inference_size
     return SemanticColorizer(nets["segmenter"], nets["colorizer"], nets["config"], device, nets["classes"],
-                             labeler=nets["labeler"], semantic_maps=semantic_maps or None, maps=maps, size=size)
+                             labeler=nets["labeler"], semantic_maps=semantic_maps or None, maps=maps, size=size,
+                             chroma_gain=chroma_gain)
 
 
 def _train(ctx: Any) -> None:
@@ -106,6 +123,8 @@ def register_colorizers(register: Any) -> None:
                  Option("weights", str, "photos", "shipped weights without --checkpoint: photos (pseudo-label "
                         "maps, imagenet-sample) or shapes (exact maps, synthetic shapes)",
                         choices=("photos", "shapes")),
+                 Option("chroma_gain", float, 1.0, "multiply the predicted a*b* by this factor (1: the "
+                        "paper's output; >1 counters the Huber regression's desaturation, see the model card)"),
                  Option("inference_size", int, -1,
                         "predict at SIZE x SIZE, upsample a*b* to the input (-1: the checkpoint's "
                         "training size; 0: the input's own size)")),
