@@ -86,6 +86,8 @@ def _build(device: Any = "cpu", checkpoint: Path | str | None = None, semantic_m
     from colorbench.errors import ColorbenchError
     from colorbench_semantic.colorizer import SemanticColorizer, load_networks
 
+    if weights == "shapes" and (checkpoint is None or Path(checkpoint).resolve() == WEIGHTS.path):
+        checkpoint = None  # the harness resolved the default (photos) weights: use the shapes file
     if checkpoint is None:
         w = SHAPES_WEIGHTS if weights == "shapes" else WEIGHTS
         located = w.locate()
