@@ -110,3 +110,32 @@ def test_registered_with_shipped_weights_and_lazy_torch() -> None:
     code = "import sys, colorbench_semantic.plugin; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_weights_option_selects_the_shapes_file() -> None:
+    import torch
+
+    spec = load().colorizers.get("semantic")
+    default = spec.weights.locate()
+    photos = spec.factory(device=torch.device("cpu"), checkpoint=default)
+    shapes = spec.factory(device=torch.device("cpu"), checkpoint=default, weights="shapes")
+    assert photos.labeler is not None and photos.n_classes == 8
+    assert shapes.labeler is None and shapes.classes[1] == "disc"
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "colorbench", "train", "semantic", "--dataset", "shapes", "--config", "tiny", "--steps", "6",
+           "--batch-size", "8", "--out", str(out), "--device", "cpu", "--set", "seg_steps=3",
+           "--set", "log_every=1", "--set", "val_images=0", *SMALL[:2], *SMALL[6:]]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    log = _rows(out / "train_log.csv")
+    assert [r["step"] for r in log] == [str(s) for s in range(1, 7)]  # rank 0 writes, once
+    assert [r["stage"] for r in log] == ["segmenter"] * 3 + ["colorizer"] * 3
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 6
