@@ -19,11 +19,15 @@ def colorize_command(
     size: int = typer.Option(256, help="The model sees the photo at SIZE x SIZE; colour is upsampled to the full photo (0: native size)."),
     set_: list[str] = typer.Option([], "--set", help="KEY=VALUE colorizer option (repeatable)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    save_maps: bool = typer.Option(False, "--save-maps", help="Also write the model's intermediate maps (e.g. semantic maps) to OUT/maps/<id>.png, for colorizers with a save_maps hook."),
 ) -> None:
     """Colorize photos at their full resolution: the model predicts a*b* at SIZE, which is
     upsampled and joined with each photo's own L*.
 
     Example: colorbench colorize gray old_photos/ --out colored/
+
+    With --save-maps, a colorizer that has a save_maps(DIR) hook (e.g. semantic) also writes
+    the maps it used, as editable PNGs in OUT/maps/.
     """
     import torch
 
@@ -55,6 +59,8 @@ def colorize_command(
     dev = resolve_device(device)
     opts = with_defaults(spec, resolve_options(set_, [spec])[spec.name])
     colorizer = spec.factory(device=dev, checkpoint=ckpt, **opts)
+    if save_maps and not callable(getattr(colorizer, "save_maps", None)):
+        raise ColorbenchError(f"--save-maps: colorizer {spec.name!r} has no maps to save (no save_maps hook)")
     failed = 0
     for image_id, path in files:
         try:
@@ -62,6 +68,8 @@ def colorize_command(
             with torch.inference_mode():
                 result = colorize_rgb(colorizer, rgb, size=size, device=dev, image_id=image_id)
             save_png(result, out / f"{image_id}.png")
+            if save_maps:
+                colorizer.save_maps(out / "maps")
         except ColorbenchError as exc:
             failed += 1
             typer.echo(f"error: {exc}", err=True)

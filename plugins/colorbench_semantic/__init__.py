@@ -1,0 +1,1 @@
+"""Semantic-driven colorization (seed 004): GridNet segmentation + two-stream U-Net."""

@@ -1,0 +1,137 @@
+"""Registers the ``semantic`` colorizer (seed 004: GridNet segmentation + two-stream U-Net
+with instance-normalized gray features).
+
+torch is imported only inside the factory and the training function, so ``colorbench
+list`` stays fast. Widths, class count and the label source are training settings stored
+in the checkpoint; ``run`` rebuilds whatever the checkpoint holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from colorbench import ColorizerSpec, Option, Weights, hookimpl
+
+HERE = Path(__file__).resolve().parent
+PHOTOS_FILE = "semantic_tiny_imagenet_sample_pseudo.pt"
+SHAPES_FILE = "semantic_tiny_shapes.pt"
+WEIGHTS = Weights(  # (b): real photos, pseudo-label maps; the default for `run`
+    name="semantic.tiny_imagenet_sample_pseudo",
+    file=PHOTOS_FILE,
+    sha256="18d7e879a5c5b88d1517bc2ec5056e8c5fbe82c51ea9c820ef7f56b96e4720af",
+    licence="MIT (weights); trained on ImageNet images: non-commercial research use",
+    training=(
+        "colorbench train semantic --dataset ../shared/data/imagenet-sample --config tiny --steps 750 "
+        "--set seg_steps=250 --set labels=pseudo --set threads=1 --set save_every=50 --out runs/sem-photos, "
+        "stopped after step 100 and resumed with --resume --steps 500 --set seg_steps=150 --set batch_size=8 "
+        "(steps 1-150 GridNet on 8 pseudo-label classes, 151-500 colorizer); python -m "
+        "colorbench_semantic.colorizer runs/sem-photos/checkpoint.pt semantic_tiny_imagenet_sample_pseudo.pt "
+        "--half (train split of the seeded hash split, 767 images; 23 min on 2 heavily shared CPU cores; "
+        "see docs/models/semantic.md)"
+    ),
+    path=HERE / PHOTOS_FILE,
+)
+SHAPES_WEIGHTS = Weights(  # (a): the synthetic shapes set with its exact maps (learning demo)
+    name="semantic.tiny_shapes",
+    file=SHAPES_FILE,
+    sha256="c2c3b9961dcb8e92088c110106ffd7cdd4280463c5e1293cefd077f73d265e1d",
+    licence="MIT (weights); synthetic training data",
+    training=(
+        "colorbench train semantic --dataset shapes --config tiny --steps 450 --set seg_steps=150 "
+        "--set threads=1 --set save_every=50 --out runs/sem-shapes, stopped after step 100 and resumed with "
+        "--resume --steps 350 --set seg_steps=150 --set batch_size=8 (steps 1-150 GridNet on the exact maps, "
+        "151-350 colorizer on the exact maps); python -m colorbench_semantic.colorizer "
+        "runs/sem-shapes/checkpoint.pt semantic_tiny_shapes.pt --half (shapes train split, 256 images; "
+        "22 min on 2 heavily shared CPU cores; see docs/models/semantic.md)"
+    ),
+    path=HERE / SHAPES_FILE,
+)
+
+_COMMON: dict[str, Any] = {
+    "stage": "both",  # segmenter | colorizer | both
+    "labels": "dataset",  # dataset (the dataset's semantic maps) | pseudo (from the gray image)
+    "n_classes": None,  # None: from the dataset's class list (or pseudo_classes)
+    "pseudo_classes": 8,
+    "pseudo_area": 64,  # pixels per SLIC superpixel
+    "pseudo_fit_images": 256,
+    "instance_norm": True,  # false: the paper's ablation (no IN on the gray features)
+    "huber_delta": 1.0,
+    "lr": 1e-4,
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "batch_size": 16,
+    "vflip": True,
+    "seg_steps": None,  # stage=both with --steps: segmenter steps (None: seg_share of --steps)
+    "seg_share": 0.5,
+    "steps": None,
+    "threads": 0,  # torch intra-op threads (0: torch's default)
+}
+CONFIGS: dict[str, dict[str, Any]] = {
+    # Seed 004 at full scale: scale 360, random crop 352, full widths, 1000 epochs per network.
+    "paper": {**_COMMON, "size": 352, "scale": 360, "width": 1.0, "seg_width": 1.0, "seg_epochs": 1000,
+              "epochs": 1000, "workers": 4, "log_every": 20, "save_every": 1000, "val_images": 64},
+    # CPU scale: 48 px crops of 54 px images, widths / 4, lr 5e-4 (few steps).
+    "tiny": {**_COMMON, "lr": 5e-4, "size": 48, "scale": 54, "width": 0.25, "seg_width": 0.25, "seg_epochs": 10,
+             "epochs": 10, "workers": 1, "log_every": 10, "save_every": 200, "val_images": 32},
+}
+
+
+def _build(device: Any = "cpu", checkpoint: Path | str | None = None, semantic_maps: str = "",
+           maps: str = "predicted", inference_size: int = -1, weights: str = "photos",
+           chroma_gain: float = 1.0, **_: Any) -> Any:
+    import torch
+
+    from colorbench.checkpoints import verified
+    from colorbench.errors import ColorbenchError
+    from colorbench_semantic.colorizer import SemanticColorizer, load_networks
+
+    if weights == "shapes" and (checkpoint is None or Path(checkpoint).resolve() == WEIGHTS.path):
+        checkpoint = None  # the harness resolved the default (photos) weights: use the shapes file
+    if checkpoint is None:
+        w = SHAPES_WEIGHTS if weights == "shapes" else WEIGHTS
+        located = w.locate()
+        if located is None:
+            raise ColorbenchError(f"semantic: no weights; expected {w.file} in {HERE} — train with "
+                                  "'colorbench train semantic' and pass --checkpoint semantic=OUT")
+        checkpoint = verified(w, located)
+    device = torch.device(device)
+    nets = load_networks(checkpoint, device)
+    size = int(nets["config"].get("size", 0)) if inference_size < 0 else inference_size
+    return SemanticColorizer(nets["segmenter"], nets["colorizer"], nets["config"], device, nets["classes"],
+                             labeler=nets["labeler"], semantic_maps=semantic_maps or None, maps=maps, size=size,
+                             chroma_gain=chroma_gain)
+
+
+def _train(ctx: Any) -> None:
+    from colorbench_semantic.train import train
+
+    train(ctx)
+
+
+@hookimpl
+def register_colorizers(register: Any) -> None:
+    register(ColorizerSpec(
+        name="semantic",
+        factory=_build,
+        description="semantic-driven: GridNet segmentation, then a two-stream U-Net with IN on gray features (seed 004)",
+        needs_weights=True,
+        weights=WEIGHTS,
+        options=(Option("semantic_maps", str, "",
+                        "directory of user-supplied (edited) maps, DIR/<image id>.png; images without "
+                        "a file use the predicted map"),
+                 Option("maps", str, "predicted", "predicted (GridNet) or pseudo (the pseudo-label recipe "
+                        "itself; pseudo-label checkpoints only)", choices=("predicted", "pseudo")),
+                 Option("weights", str, "photos", "shipped weights without --checkpoint: photos (pseudo-label "
+                        "maps, imagenet-sample) or shapes (exact maps, synthetic shapes)",
+                        choices=("photos", "shapes")),
+                 Option("chroma_gain", float, 1.0, "multiply the predicted a*b* by this factor (1: the "
+                        "paper's output; >1 counters the Huber regression's desaturation, see the model card)"),
+                 Option("inference_size", int, -1,
+                        "predict at SIZE x SIZE, upsample a*b* to the input (-1: the checkpoint's "
+                        "training size; 0: the input's own size)")),
+        train=_train,
+        configs=CONFIGS,
+        default_config="paper",
+        extra_columns=("semantic_map",),
+    ))
