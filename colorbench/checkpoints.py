@@ -85,3 +85,17 @@ def verified(weights: Weights, path: Path) -> Path:
             f"{weights.sha256[:12]}…; delete the file and download it again"
         )
     return path
+
+
+def export_cli(export: Any, usage: str, argv: list[str] | None = None) -> None:
+    """The ``python -m <plugin>.colorizer TRAIN_CHECKPOINT OUT.pt [--half]`` command the
+    model plugins share: ``export(src, dst, half=)`` writes the shipped-weights file and
+    returns what to print (e.g. its sha256)."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    half = "--half" in args
+    args = [a for a in args if a != "--half"]
+    if len(args) != 2:
+        raise SystemExit(f"usage: {usage}")
+    print(export(args[0], args[1], half=half))

@@ -27,6 +27,39 @@ if TYPE_CHECKING:
 GENERIC_KEYS = ("steps", "epochs", "batch_size", "lr")
 
 
+def load_sample(dataset: Dataset, index: int, tries: int = 16) -> Any:
+    """``dataset.load(index)``, or the next loadable image: one broken file must not stop
+    training (a broken stretch of ``tries`` consecutive images does, with one line)."""
+    n = len(dataset.ids)
+    for attempt in range(min(n, tries)):
+        try:
+            return dataset.load((index + attempt) % n)
+        except Exception:
+            continue
+    raise ColorbenchError(f"{tries} consecutive images failed to load near index {index}")
+
+
+def epoch_batches(pairs: Any, sampler: Any, per_rank: int, steps_per_epoch: int, start: int,
+                  workers: int, pin: bool) -> Any:
+    """(epoch, batch) for steps start+1, start+2, ...: epoch e is permutation e of the
+    (distributed) ``sampler``, and ``pairs.set_epoch(e)`` seeds its augmentation, so a run
+    resumed at any step sees exactly the batches an uninterrupted one would."""
+    from torch.utils.data import DataLoader
+
+    step = start
+    while True:
+        epoch, pos = divmod(step, steps_per_epoch)
+        sampler.set_epoch(epoch)
+        pairs.set_epoch(epoch)
+        order = list(sampler)[: steps_per_epoch * per_rank]
+        chunks = [order[i:i + per_rank] for i in range(pos * per_rank, len(order), per_rank)]
+        # its own generator: creating a loader must not draw from the global RNG (dropout's)
+        gen = torch.Generator().manual_seed(epoch)
+        yield from ((epoch, batch) for batch in DataLoader(pairs, batch_sampler=chunks, num_workers=workers,
+                                                           pin_memory=pin, generator=gen))
+        step = (epoch + 1) * steps_per_epoch
+
+
 @dataclass
 class TrainContext:
     """Everything ``ColorizerSpec.train(ctx)`` receives.
@@ -137,15 +170,7 @@ class ColorPairs(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
         return (h - side) // 2, (w - side) // 2, side
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        n = len(self)
-        for attempt in range(min(n, 16)):
-            try:
-                sample = self.dataset.load((index + attempt) % n)
-                break
-            except Exception:
-                continue
-        else:
-            raise ColorbenchError(f"16 consecutive images failed to load near index {index}")
+        sample = load_sample(self.dataset, index)
         # seeded: a function of (seed, epoch, index), so resumed runs match; unseeded: drawn
         # from torch's generator, so torch.manual_seed (train --seed) and the DataLoader's
         # per-worker seeds still make crops and flips reproducible

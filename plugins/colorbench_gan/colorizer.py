@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.checkpoints import load_checkpoint, save_checkpoint, torch_hub_dir
+from colorbench.checkpoints import export_cli, load_checkpoint, save_checkpoint, torch_hub_dir
 from colorbench.errors import ColorbenchError
 from colorbench.specs import Dataset
 from colorbench_gan.model import ResNet18Encoder, build_generator, normalize_ab, normalize_L, to_ab
@@ -125,13 +124,7 @@ def load_imagenet_encoder(encoder: ResNet18Encoder) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m colorbench_gan.colorizer TRAIN_CHECKPOINT OUT.pt [--half]``"""
-    args = list(sys.argv[1:] if argv is None else argv)
-    half = "--half" in args
-    args = [a for a in args if a != "--half"]
-    if len(args) != 2:
-        raise SystemExit(main.__doc__)
-    print(export_generator(args[0], args[1], half=half))
+    export_cli(export_generator, "python -m colorbench_gan.colorizer TRAIN_CHECKPOINT OUT.pt [--half]", argv)
 
 
 if __name__ == "__main__":

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DistributedSampler
 
 from colorbench import distributed
 from colorbench.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.device import autocast
 from colorbench.errors import ColorbenchError
-from colorbench.training import ColorPairs, TrainContext, TrainLog
+from colorbench.training import ColorPairs, TrainContext, TrainLog, epoch_batches
 from colorbench_gan.colorizer import ARCH_KEYS, load_imagenet_encoder, validation_l1
 from colorbench_gan.model import (
     AB_SCALE,
@@ -73,22 +72,6 @@ def schedule(cfg: dict[str, Any], steps_per_epoch: int, start: int, boundary: in
         return p, max(p, int(steps) if steps else p + a_cfg)
     raise ColorbenchError(f"--set phase={phase}: choose pretrain, adversarial or both")
 
-
-def _batches(pairs: ColorPairs, sampler: DistributedSampler[Any], per_rank: int, steps_per_epoch: int,
-             start: int, workers: int, pin: bool) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
-    """(epoch, batch) for steps start+1, start+2, ...: epoch e is sampler permutation e."""
-    step = start
-    while True:
-        epoch, pos = divmod(step, steps_per_epoch)
-        sampler.set_epoch(epoch)
-        pairs.set_epoch(epoch)
-        order = list(sampler)[: steps_per_epoch * per_rank]
-        chunks = [order[i:i + per_rank] for i in range(pos * per_rank, len(order), per_rank)]
-        # its own generator: creating a loader must not draw from the global RNG (dropout's)
-        gen = torch.Generator().manual_seed(epoch)
-        for batch in DataLoader(pairs, batch_sampler=chunks, num_workers=workers, pin_memory=pin, generator=gen):
-            yield epoch, batch
-        step = (epoch + 1) * steps_per_epoch
 
 
 def _requires_grad(net: nn.Module, flag: bool) -> None:
@@ -159,7 +142,7 @@ def _train(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistInfo,
     if start >= T:
         ctx.reporter.info(f"checkpoint is at step {start}; nothing to do for {T} steps")
         return
-    batches = _batches(pairs, sampler, per_rank, steps_per_epoch, start, int(cfg.get("workers", 0)), cuda)
+    batches = epoch_batches(pairs, sampler, per_rank, steps_per_epoch, start, int(cfg.get("workers", 0)), cuda)
     sums: dict[str, float] = {}
     n_sum, t0 = 0, time.perf_counter()
     G.train()

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.checkpoints import load_checkpoint, save_checkpoint
+from colorbench.checkpoints import export_cli, load_checkpoint, save_checkpoint
 from colorbench.errors import ColorbenchError
 from colorbench_profile.model import (
     Predictor,
@@ -138,12 +137,7 @@ def param_count(nets: dict[str, nn.Module]) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
-    half = "--half" in args
-    args = [a for a in args if a != "--half"]
-    if len(args) != 2:
-        raise SystemExit(__doc__)
-    print(export(args[0], args[1], half=half))
+    export_cli(export, "python -m colorbench_profile.colorizer TRAIN_CHECKPOINT OUT.pt [--half]", argv)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ def export(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
     return save_checkpoint(state, out)
 
 
-if __name__ == "__main__":  # python -m colorbench_router.colorizer CHECKPOINT OUT [--half]
-    args = [a for a in sys.argv[1:] if a != "--half"]
-    print(export(args[0], args[1], half="--half" in sys.argv))
+if __name__ == "__main__":
+    from colorbench.checkpoints import export_cli
+
+    export_cli(export, "python -m colorbench_router.colorizer TRAIN_CHECKPOINT OUT.pt [--half]")

@@ -11,7 +11,6 @@ and RGB PNGs are mapped to the nearest palette colour.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.checkpoints import load_checkpoint, save_checkpoint
+from colorbench.checkpoints import export_cli, load_checkpoint, save_checkpoint
 from colorbench.errors import ColorbenchError
 from colorbench_semantic.model import (
     build_colorizer,
@@ -181,13 +180,7 @@ def export(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m colorbench_semantic.colorizer TRAIN_CHECKPOINT OUT.pt [--half]``"""
-    args = list(sys.argv[1:] if argv is None else argv)
-    half = "--half" in args
-    args = [a for a in args if a != "--half"]
-    if len(args) != 2:
-        raise SystemExit(main.__doc__)
-    print(export(args[0], args[1], half=half))
+    export_cli(export, "python -m colorbench_semantic.colorizer TRAIN_CHECKPOINT OUT.pt [--half]", argv)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DistributedSampler
 
 from colorbench import distributed
 from colorbench.checkpoints import load_checkpoint, save_checkpoint
@@ -33,7 +32,7 @@ from colorbench.device import autocast
 from colorbench.errors import ColorbenchError
 from colorbench.protocol import resize
 from colorbench.specs import Dataset
-from colorbench.training import TrainContext, TrainLog
+from colorbench.training import TrainContext, TrainLog, epoch_batches, load_sample
 from colorbench_semantic.model import (
     AB_SCALE,
     build_colorizer,
@@ -71,15 +70,7 @@ class SemanticPairs(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         from PIL import Image
 
-        n = len(self)
-        for attempt in range(min(n, 16)):
-            try:
-                sample = self.dataset.load((index + attempt) % n)
-                break
-            except Exception:
-                continue
-        else:
-            raise ColorbenchError(f"16 consecutive images failed to load near index {index}")
+        sample = load_sample(self.dataset, index)
         if sample.semantic is None and self.labeler is None:
             raise ColorbenchError(f"image {sample.id!r} has no semantic map; train on a dataset with maps "
                                   "(shapes, coco, ade20k) or use --set labels=pseudo")
@@ -164,20 +155,6 @@ def huber(pred: torch.Tensor, target: torch.Tensor, delta: float = 1.0) -> torch
     """Eq. 1 of the paper, mean over pixels and both channels."""
     return F.huber_loss(pred.float(), target.float(), delta=delta)
 
-
-def _batches(pairs: SemanticPairs, sampler: DistributedSampler[Any], per_rank: int, steps_per_epoch: int,
-             start: int, workers: int, pin: bool) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
-    step = start
-    while True:
-        epoch, pos = divmod(step, steps_per_epoch)
-        sampler.set_epoch(epoch)
-        pairs.set_epoch(epoch)
-        order = list(sampler)[: steps_per_epoch * per_rank]
-        chunks = [order[i:i + per_rank] for i in range(pos * per_rank, len(order), per_rank)]
-        gen = torch.Generator().manual_seed(epoch)
-        for batch in DataLoader(pairs, batch_sampler=chunks, num_workers=workers, pin_memory=pin, generator=gen):
-            yield epoch, batch
-        step = (epoch + 1) * steps_per_epoch
 
 
 @torch.no_grad()
@@ -277,7 +254,7 @@ def _train(ctx: TrainContext, cfg: dict[str, Any], info: distributed.DistInfo, d
     if start >= T:
         ctx.reporter.info(f"checkpoint is at step {start}; nothing to do for {T} steps")
         return
-    batches = _batches(pairs, sampler, per_rank, steps_per_epoch, start, int(cfg.get("workers", 0)), cuda)
+    batches = epoch_batches(pairs, sampler, per_rank, steps_per_epoch, start, int(cfg.get("workers", 0)), cuda)
     sums: dict[str, float] = {}
     n_sum, t0 = 0, time.perf_counter()
     seg.train()
