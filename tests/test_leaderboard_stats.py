@@ -163,3 +163,16 @@ def test_contact_sheet_is_written_and_embedded(cli, tmp_path: Path) -> None:
     cli("leaderboard", str(tmp_path / "runs" / "plain"), "--out", str(tmp_path / "b"))
     assert "](imgs.png)" not in (tmp_path / "b" / "imgs.md").read_text()
     assert not (tmp_path / "b" / "imgs.png").exists()
+
+
+def test_bootstrap_chunking_does_not_change_the_answer(monkeypatch) -> None:
+    import colorbench.significance as sig
+
+    rng = np.random.default_rng(5)
+    b = rng.normal(20, 3, 300)
+    a = b + rng.normal(0.1, 1, 300)
+    whole = sig.paired_bootstrap(a, b)
+    monkeypatch.setattr(sig, "CHUNK_ELEMENTS", 300 * 7)  # 7 resamples per chunk
+    chunked = sig.paired_bootstrap(a, b)
+    assert whole is not None and chunked is not None
+    assert abs(whole - chunked) < 0.05  # other draws, same test: p agrees to Monte-Carlo error
