@@ -187,3 +187,22 @@ def quantize(rgb: torch.Tensor) -> torch.Tensor:
 def join_lab(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """Concatenate L* [B,1,H,W] and a*b* [B,2,H,W] into Lab [B,3,H,W]."""
     return torch.cat((L, ab.to(L.dtype)), dim=1)
+
+
+# ---------------------------------------------------------- network scaling
+AB_SCALE = 110.0  # |a*|,|b*| of every sRGB colour is < 110 (max |b*| ~ 107.9)
+
+
+def normalize_L(L: torch.Tensor) -> torch.Tensor:
+    """CIE L* in [0, 100] → [-1, 1], the input scaling the built-in networks use."""
+    return L / 50.0 - 1.0
+
+
+def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    """CIE a*b* → about [-1, 1] (÷ AB_SCALE), the regression targets of the built-in networks."""
+    return ab / AB_SCALE
+
+
+def to_ab(out: torch.Tensor) -> torch.Tensor:
+    """A network's [-1, 1] output → CIE a*b* (the inverse of :func:`normalize_ab`)."""
+    return out * AB_SCALE

@@ -157,3 +157,15 @@ def test_rgb8_to_lab_on_8bit_colours() -> None:
     assert lab32.dtype == torch.float32 and (lab32.double() - ref).abs().max() < 1e-4
     batch = rgb.reshape(3, 128, 128, 128).permute(1, 0, 2, 3)[:5]  # [5, 3, 128, 128]
     assert torch.equal(rgb8_to_lab(batch)[3], rgb8_to_lab(batch[3:4])[0])  # batch-independent
+
+
+def test_network_scaling_covers_every_srgb_colour() -> None:
+    """normalize_L / normalize_ab map every 8-bit sRGB colour into [-1, 1]; to_ab inverts."""
+    from colorbench.color import normalize_ab, normalize_L, to_ab
+
+    levels = torch.arange(0, 256, 5, dtype=torch.uint8)
+    rgb = torch.stack(torch.meshgrid(levels, levels, levels, indexing="ij")).reshape(3, -1, 1)
+    lab = rgb_to_lab(rgb)
+    L, ab = normalize_L(lab[:1]), normalize_ab(lab[1:])
+    assert L.min() >= -1 and L.max() <= 1 and ab.abs().max() < 1
+    assert torch.allclose(to_ab(ab), lab[1:], atol=1e-4)

@@ -19,19 +19,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-AB_SCALE = 110.0  # |a*|,|b*| of every sRGB colour is < 110 (max |b*| ~ 107.9)
-
-
-def normalize_L(L: torch.Tensor) -> torch.Tensor:
-    return L / 50.0 - 1.0
-
-
-def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
-    return ab / AB_SCALE
-
-
-def to_ab(out: torch.Tensor) -> torch.Tensor:
-    return out * AB_SCALE
+from colorbench.color import AB_SCALE, normalize_ab, normalize_L, to_ab  # noqa: F401  (re-exported)
 
 
 def init_normal(module: nn.Module, std: float = 0.02) -> None:

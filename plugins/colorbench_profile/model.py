@@ -16,21 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorbench.color import AB_SCALE, normalize_ab, normalize_L, to_ab  # noqa: F401  (re-exported)
 from colorbench_profile.profiles import ab_bins
-
-AB_SCALE = 110.0
-
-
-def normalize_L(L: torch.Tensor) -> torch.Tensor:
-    return L / 50.0 - 1.0
-
-
-def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
-    return ab / AB_SCALE
-
-
-def to_ab(x: torch.Tensor) -> torch.Tensor:
-    return x * AB_SCALE
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:

@@ -26,22 +26,12 @@ from typing import Any
 import torch
 from torch import nn
 
-AB_SCALE = 110.0
+from colorbench.color import AB_SCALE, normalize_ab, normalize_L, to_ab  # noqa: F401  (re-exported)
+
 SEG_CHANNELS = (16, 32, 64, 128, 256)
 ENC_CHANNELS = (32, 64, 128, 256, 512)
 DEC_CHANNELS = (1024, 512, 256, 128, 64)
 
-
-def normalize_L(L: torch.Tensor) -> torch.Tensor:
-    return L / 50.0 - 1.0
-
-
-def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
-    return ab / AB_SCALE
-
-
-def to_ab(out: torch.Tensor) -> torch.Tensor:
-    return out * AB_SCALE
 
 
 def normalize_labels(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
