@@ -54,7 +54,7 @@ def scoring_minutes(run_dir: Path) -> float:
 
 
 def weights_table(run_dirs: list[Path]) -> list[str]:
-    from colorbench import plugins
+    from colorbench.plugin import manager as plugins
 
     regs = plugins.load()
     seen: dict[str, dict] = {}

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from colorbench import _compat
 from colorbench.errors import ColorbenchError, ImageError, UnknownNameError
-from colorbench.hookspecs import hookimpl
-from colorbench.specs import (
+from colorbench.plugin.hookspecs import hookimpl
+from colorbench.plugin.specs import (
     ColorizerSpec,
     DatasetSpec,
     MetricSpec,
@@ -20,8 +21,7 @@ from colorbench.specs import (
     SegmenterSpec,
     Weights,
 )
-
-__version__ = "0.1.0"
+from colorbench.version import __version__
 
 __all__ = [
     "ColorbenchError",
@@ -40,9 +40,12 @@ __all__ = [
 ]
 
 
+_compat.install()
+
+
 def __getattr__(name: str) -> Any:  # torch-dependent names load on first use
     if name == "MetricBatch":
-        from colorbench.batch import MetricBatch
+        from colorbench.evaluation.batch import MetricBatch
 
         return MetricBatch
     raise AttributeError(f"module 'colorbench' has no attribute {name!r}")

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorbench import plugins
+from colorbench.plugin import manager as plugins
 
 BUILTIN_PLUGINS: list[tuple[str, Any]] = [
     ("gray", colorbench_gray.plugin),

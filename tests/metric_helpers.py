@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from colorbench.batch import MetricBatch
-from colorbench.metricset import MetricSet
-from colorbench.specs import MetricSpec
+from colorbench.evaluation.batch import MetricBatch
+from colorbench.evaluation.metricset import MetricSet
+from colorbench.plugin.specs import MetricSpec
 
 WEIGHT_FREE = ("mse", "cpsnr", "ssim", "uiqi", "colorfulness", "delta_colorfulness", "deltae2000",
                "cnr", "ccar", "tar")

@@ -9,7 +9,7 @@ import pytest
 from conftest import load_regs, make_folder
 
 from colorbench.errors import ColorbenchError, DatasetError
-from colorbench.selection import resolve_datasets
+from colorbench.evaluation.selection import resolve_datasets
 
 
 def test_samples_has_the_eight_bundled_photos() -> None:

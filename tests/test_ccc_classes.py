@@ -10,8 +10,8 @@ import torch
 from colorbench_ccc.classes import PAPER_MIN_FRACTION, ClassSet, class_histogram, fit_classes
 
 from colorbench.color import rgb_to_lab
-from colorbench.colorclasses import ClassGrid, frequent_classes
-from colorbench.specs import Sample
+from colorbench.color.classes import ClassGrid, frequent_classes
+from colorbench.plugin.specs import Sample
 
 # Table II of seed 000: bin size -> total class points. Δ = ceil(216 / α) over [-108, 108).
 # The paper prints 784 (= 28²) for α = 8; ceil(216 / 8) = 27 gives 729 (see docs/models/ccc.md).

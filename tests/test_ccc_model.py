@@ -12,9 +12,9 @@ from colorbench_ccc.classes import ClassSet
 from colorbench_ccc.model import CCCColorizer, CCCNet, build_net, load_pretrained_encoder
 from colorbench_ccc.plugin import CONFIGS, _build
 
-from colorbench.checkpoints import save_checkpoint
-from colorbench.colorclasses import ClassGrid
+from colorbench.color.classes import ClassGrid
 from colorbench.errors import WeightsUnavailableError
+from colorbench.models.checkpoints import save_checkpoint
 
 
 def test_paper_network_shapes() -> None:
@@ -115,7 +115,7 @@ def test_pretrained_encoder_sums_conv0_over_rgb(tmp_path: Path, monkeypatch: pyt
 def test_shipped_weights_match_their_card() -> None:
     from colorbench_ccc.plugin import WEIGHTS
 
-    from colorbench.checkpoints import load_checkpoint, verified
+    from colorbench.models.checkpoints import load_checkpoint, verified
 
     if WEIGHTS.path is None or not WEIGHTS.path.is_file():
         pytest.skip("no shipped weights in this checkout")

@@ -11,7 +11,7 @@ import torch
 from ccc_helpers import config, context
 from colorbench_ccc.train import run_training
 
-from colorbench.checkpoints import load_checkpoint
+from colorbench.models.checkpoints import load_checkpoint
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

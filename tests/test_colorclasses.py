@@ -9,7 +9,7 @@ import pytest
 import torch
 from metric_helpers import score
 
-from colorbench.colorclasses import (
+from colorbench.color.classes import (
     ClassGrid,
     ClassMapper,
     count_distinct,
@@ -92,7 +92,7 @@ def test_float32_lab_classes_equal_float64_classes() -> None:
     """ClassMapper.of_rgb8 re-bins pixels near a bin edge in float64: ids are exact, where
     binning the float32 Lab directly flips a few colours."""
     from colorbench.color import rgb8_to_lab, rgb_to_lab
-    from colorbench.colorclasses import ClassMapper
+    from colorbench.color.classes import ClassMapper
 
     v = torch.arange(0, 256, 2, dtype=torch.uint8)  # 2^21 colours
     rgb = torch.stack(torch.meshgrid(v, v, v, indexing="ij")).reshape(1, 3, 1024, 2048)

@@ -13,8 +13,9 @@ import math
 import pytest
 import torch
 
-from colorbench import MetricBatch, Sample, plugins
+from colorbench import MetricBatch, Sample
 from colorbench.errors import ColorbenchError, WeightsUnavailableError
+from colorbench.plugin import manager as plugins
 
 REGS = plugins.load()
 COLORIZERS = REGS.colorizers.names()

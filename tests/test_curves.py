@@ -1,4 +1,4 @@
-"""colorbench.curves (the model cards' training-curve PNGs) and every plugin's card plot on
+"""colorbench.reporting.curves (the model cards' training-curve PNGs) and every plugin's card plot on
 a synthetic train_log.csv with the columns that plugin logs."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorbench.curves import COLOURS, Panel, Series, log_series, plot_panels
+from colorbench.reporting.curves import COLOURS, Panel, Series, log_series, plot_panels
 
 
 def colours_in(path: Path) -> set[tuple[int, int, int]]:

@@ -11,8 +11,8 @@ from colorbench_datasets.flowers import Flowers
 from datasets_layouts import FLOWER_LABELS, make_flowers
 
 from colorbench.errors import DatasetError
-from colorbench.plugins import load
-from colorbench.selection import resolve_datasets
+from colorbench.evaluation.selection import resolve_datasets
+from colorbench.plugin.manager import load
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from colorbench_datasets import plugin
 
 from colorbench.errors import DatasetError
-from colorbench.plugins import load
+from colorbench.plugin.manager import load
 
 STANDARD = ("coco", "flowers", "places365", "imagenet", "celeba", "ade20k")
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorbench import hookspecs, plugins
+from colorbench.plugin import hookspecs
+from colorbench.plugin import manager as plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "example_plugin"

@@ -14,9 +14,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from colorbench.checkpoints import load_checkpoint, sha256
 from colorbench.cli import app
-from colorbench.plugins import load
+from colorbench.models.checkpoints import load_checkpoint, sha256
+from colorbench.plugin.manager import load
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -74,7 +74,7 @@ def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
 
 
 def test_distributed_helpers_are_no_ops_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    from colorbench import distributed
+    from colorbench.training import distributed
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     info = distributed.setup(torch.device("cpu"))

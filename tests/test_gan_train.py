@@ -14,9 +14,9 @@ from colorbench_datasets.shapes import Shapes
 from colorbench_gan.plugin import CONFIGS
 from colorbench_gan.train import schedule, train
 
-from colorbench.checkpoints import load_checkpoint
-from colorbench.engine import RunConfig, Runner
-from colorbench.plugins import load
+from colorbench.evaluation.runner import RunConfig, Runner
+from colorbench.models.checkpoints import load_checkpoint
+from colorbench.plugin.manager import load
 from colorbench.reporting import Reporter
 from colorbench.training import TrainContext
 
@@ -96,7 +96,7 @@ def test_schedule_splits_phases() -> None:
 def test_seeded_color_pairs_repeat_their_augmentation_per_epoch() -> None:
     import numpy as np
 
-    from colorbench.specs import Sample
+    from colorbench.plugin.specs import Sample
     from colorbench.training import ColorPairs
 
     class Wide:

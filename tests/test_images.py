@@ -1,4 +1,4 @@
-"""Decoding rules (colorbench.images), the protocol's resize/rebuild, and bad inputs in a run:
+"""Decoding rules (colorbench.evaluation.images), the protocol's resize/rebuild, and bad inputs in a run:
 each broken file is a failed row with a one-line message while the run goes on; valid odd
 formats are decoded to RGB8 and scored."""
 
@@ -15,10 +15,10 @@ from conftest import load_regs, random_rgb, write_image
 from PIL import Image
 
 from colorbench.color import rgb_to_lab
-from colorbench.engine import RunConfig, Runner
 from colorbench.errors import ImageError
-from colorbench.images import list_image_files, load_rgb, save_png
-from colorbench.protocol import lightness, rebuild, resize, to_tensor
+from colorbench.evaluation.protocol import lightness, rebuild, resize, to_tensor
+from colorbench.evaluation.runner import RunConfig, Runner
+from colorbench.evaluation.images import list_image_files, load_rgb, save_png
 from colorbench.reporting import Reporter
 from colorbench.results import read_rows
 

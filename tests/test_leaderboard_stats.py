@@ -14,8 +14,8 @@ import torch
 from conftest import make_folder
 
 from colorbench import ColorizerSpec, Option, hookimpl
-from colorbench.leaderboard import load_boards, to_markdown
-from colorbench.significance import aligned, paired_bootstrap
+from colorbench.reporting.leaderboard import load_boards, to_markdown
+from colorbench.reporting.significance import aligned, paired_bootstrap
 
 
 # ------------------------------------------------------------------ the test itself
@@ -166,7 +166,7 @@ def test_contact_sheet_is_written_and_embedded(cli, tmp_path: Path) -> None:
 
 
 def test_bootstrap_chunking_does_not_change_the_answer(monkeypatch) -> None:
-    import colorbench.significance as sig
+    import colorbench.reporting.significance as sig
 
     rng = np.random.default_rng(5)
     b = rng.normal(20, 3, 300)

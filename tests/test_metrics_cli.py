@@ -93,11 +93,11 @@ def test_unknown_metric_option_is_one_clear_error(folders, tmp_path, monkeypatch
 
 
 def test_run_and_score_give_identical_numbers(tmp_path, monkeypatch) -> None:
-    from colorbench.engine import RunConfig, Runner
-    from colorbench.plugins import load
+    from colorbench.evaluation.runner import RunConfig, Runner
+    from colorbench.evaluation.scoring import score_dirs
+    from colorbench.evaluation.selection import resolve_metrics
+    from colorbench.plugin.manager import load
     from colorbench.reporting import Reporter
-    from colorbench.scoring import score_dirs
-    from colorbench.selection import resolve_metrics
 
     monkeypatch.setenv("COLORBENCH_OFFLINE", "1")
     metrics = ["mse", "ssim", "uiqi", "colorfulness", "deltae2000", "cnr", "tar", "cnr_union"]

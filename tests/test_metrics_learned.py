@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import linalg
 
-from colorbench.batch import MetricBatch
+from colorbench.evaluation.batch import MetricBatch
 
 
 def _batch(n: int, seed: int, size: int = 32) -> MetricBatch:

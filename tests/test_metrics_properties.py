@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from metric_helpers import WEIGHT_FREE, builtin_specs, score
 
-from colorbench.batch import MetricBatch
-from colorbench.metricset import MetricSet
+from colorbench.evaluation.batch import MetricBatch
+from colorbench.evaluation.metricset import MetricSet
 
 
 def _images(n: int, seed: int, h: int = 24, w: int = 20) -> list[np.ndarray]:

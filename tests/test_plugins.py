@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from colorbench import ColorizerSpec, DatasetSpec, MetricSpec, hookimpl, plugins
+from colorbench import ColorizerSpec, DatasetSpec, MetricSpec, hookimpl
 from colorbench.errors import DuplicateNameError, UnknownNameError
-from colorbench.registry import Registry
+from colorbench.plugin import manager as plugins
+from colorbench.plugin.registry import Registry
 
 
 def _gray_factory(**kw: object) -> object:

@@ -12,9 +12,9 @@ import pytest
 from conftest import make_folder
 from typer.testing import CliRunner
 
-from colorbench.checkpoints import load_checkpoint, sha256
 from colorbench.cli import app
-from colorbench.plugins import load
+from colorbench.models.checkpoints import load_checkpoint, sha256
+from colorbench.plugin.manager import load
 
 SMALL = ["--set", "size=32", "--set", "unet_widths=[4,8,16]", "--set", "predictor_widths=[4,8]",
          "--set", "predictor_size=32", "--set", "predictor_hidden=8", "--set", "fit_size=16",

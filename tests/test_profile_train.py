@@ -17,11 +17,11 @@ from colorbench_profile.profiles import Profiles
 from colorbench_profile.train import schedule, train
 from torch import nn
 
-from colorbench.checkpoints import load_checkpoint
 from colorbench.color import rgb_to_lab
 from colorbench.errors import ColorbenchError
+from colorbench.models.checkpoints import load_checkpoint
+from colorbench.plugin.specs import Sample
 from colorbench.reporting import Reporter
-from colorbench.specs import Sample
 from colorbench.training import TrainContext
 
 # family 0: reds with horizontal stripes; family 1: blues with vertical stripes. The colour

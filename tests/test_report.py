@@ -22,7 +22,7 @@ from conftest import make_folder
 from PIL import Image
 
 from colorbench import ColorizerSpec, hookimpl
-from colorbench.report import (
+from colorbench.reporting.report import (
     SHEET_GAP,
     SHEET_LABEL,
     format_metric,

@@ -20,7 +20,7 @@ import torch
 from conftest import colorbench_exe, load_regs, make_folder
 
 from colorbench import ColorizerSpec, hookimpl
-from colorbench.engine import RunConfig, Runner
+from colorbench.evaluation.runner import RunConfig, Runner
 from colorbench.reporting import Reporter
 from colorbench.results import FIXED_COLUMNS, PerImageWriter, read_rows
 
@@ -35,7 +35,7 @@ TINT_PLUGIN = textwrap.dedent('''
         def __init__(self, strength=1.0, checkpoint=None):
             self.strength = strength
             if checkpoint is not None:
-                from colorbench.checkpoints import load_checkpoint
+                from colorbench.models.checkpoints import load_checkpoint
                 self.strength = float(load_checkpoint(checkpoint)["strength"])
 
         def colorize(self, L):
@@ -132,7 +132,7 @@ def test_run_directory_files_and_columns(tmp_path: Path, tint_module) -> None:
 
 
 def test_checkpoint_sha256_recorded_and_change_recomputes(tmp_path: Path, tint_module) -> None:
-    from colorbench.checkpoints import save_checkpoint
+    from colorbench.models.checkpoints import save_checkpoint
 
     make_folder(tmp_path / "imgs", 3)
     regs = load_regs([("tint", tint_module[1])])

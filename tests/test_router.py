@@ -20,7 +20,7 @@ from router_helpers import ToyPlugin, ToyRoute
 
 from colorbench import results
 from colorbench.errors import ColorbenchError
-from colorbench.protocol import lightness, to_tensor
+from colorbench.evaluation.protocol import lightness, to_tensor
 from colorbench.reporting import Reporter
 from colorbench.training import TrainContext, resolve_train_config
 

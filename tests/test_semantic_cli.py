@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from colorbench.checkpoints import load_checkpoint, sha256
 from colorbench.cli import app
-from colorbench.plugins import load
+from colorbench.models.checkpoints import load_checkpoint, sha256
+from colorbench.plugin.manager import load
 
 SMALL = ["--set", "workers=0", "--set", "val_images=2", "--set", "threads=1", "--set", "size=32",
          "--set", "scale=36", "--set", "width=0.125", "--set", "seg_width=0.125"]

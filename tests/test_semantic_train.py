@@ -15,8 +15,8 @@ from colorbench_semantic.model import normalize_ab, normalize_L, normalize_label
 from colorbench_semantic.plugin import CONFIGS
 from colorbench_semantic.train import SemanticPairs, train
 
-from colorbench.checkpoints import load_checkpoint
 from colorbench.errors import ColorbenchError
+from colorbench.models.checkpoints import load_checkpoint
 from colorbench.training import TrainContext
 
 SMALL = {"size": 32, "scale": 36, "width": 0.125, "seg_width": 0.25, "workers": 0, "val_images": 0,
@@ -79,7 +79,7 @@ def test_dataset_without_maps_is_a_clear_error(tmp_path: Path) -> None:
         ids = ("a", "b")
 
         def load(self, i: int) -> Any:
-            from colorbench.specs import Sample
+            from colorbench.plugin.specs import Sample
 
             return Sample(id=self.ids[i], image=np.zeros((8, 8, 3), np.uint8))
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import make_folder
 
-from colorbench import plugins, suites
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation import suites
+from colorbench.plugin import manager as plugins
 
 SHIPPED = sorted(suites.available())
 

@@ -16,7 +16,7 @@ import torch
 from conftest import make_folder
 
 from colorbench import ColorizerSpec, hookimpl
-from colorbench.checkpoints import load_checkpoint, save_checkpoint
+from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.training import ColorPairs, TrainContext, TrainLog
 
 

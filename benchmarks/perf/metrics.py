@@ -1,6 +1,6 @@
 """Throughput of the weight-free metric suite (images/s at 256x256).
 
-Compares (suite) ``colorbench.scoring.score_dirs`` on a folder of predictions vs ground
+Compares (suite) ``colorbench.evaluation.scoring.score_dirs`` on a folder of predictions vs ground
 truths, (a) a straightforward per-image scikit-image/numpy loop computing the same metrics,
 (b) decoding the same PNG pairs only. Example:
 
@@ -46,7 +46,7 @@ def prepare(src: Path, n: int, size: int, out: Path) -> tuple[Path, Path]:
 def decode_only(pred_dir: Path, gt_dir: Path, batch_size: int, workers: int) -> int:
     """What ``score`` does except the metrics: match files, decode both PNGs to uint8 tensors
     in the same DataLoader (same workers), stack each batch."""
-    from colorbench.scoring import PairDataset, match_files
+    from colorbench.evaluation.scoring import PairDataset, match_files
 
     loader = torch.utils.data.DataLoader(PairDataset(match_files(pred_dir, gt_dir).pairs, False),
                                          batch_size=batch_size, num_workers=workers, collate_fn=lambda x: x)
@@ -105,10 +105,10 @@ def per_image_loop(pred_dir: Path, gt_dir: Path) -> int:
 
 
 def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int, workers: int) -> int:
-    from colorbench.plugins import load
+    from colorbench.evaluation.scoring import score_dirs
+    from colorbench.evaluation.selection import resolve_metrics
+    from colorbench.plugin.manager import load
     from colorbench.reporting import Reporter
-    from colorbench.scoring import score_dirs
-    from colorbench.selection import resolve_metrics
 
     specs, _ = resolve_metrics(load(), METRICS)
     summary = score_dirs(pred_dir, gt_dir, specs, out, batch_size=batch_size, workers=workers,
@@ -122,8 +122,8 @@ def profile(n: int, size: int, batch_size: int, repeats: int) -> None:
     Rounds are interleaved (every metric once per round); the median round is reported."""
     from statistics import median
 
-    from colorbench.batch import MetricBatch
-    from colorbench.plugins import load
+    from colorbench.evaluation.batch import MetricBatch
+    from colorbench.plugin.manager import load
 
     torch.manual_seed(0)
     gt = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8)

@@ -1,7 +1,7 @@
 """How much the run harness adds on top of decoding the images.
 
 Measures, in one process and one session, on the same images:
-  decode      : colorbench.images.load_rgb over every file (decode + convert to RGB8)
+  decode      : colorbench.evaluation.images.load_rgb over every file (decode + convert to RGB8)
   decode+w    : the same through a DataLoader with W workers (as `run` decodes)
   run w=0     : `colorbench run --models gray --metrics mse,cpsnr --workers 0`
   run w=W     : the same with W decoding workers (the default)
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from colorbench import plugins
-from colorbench.engine import RunConfig, Runner
-from colorbench.images import list_image_files, load_rgb
+from colorbench.evaluation.runner import RunConfig, Runner
+from colorbench.evaluation.images import list_image_files, load_rgb
+from colorbench.plugin import manager as plugins
 from colorbench.reporting import Reporter
 
 DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "data" / "imagenet-sample"

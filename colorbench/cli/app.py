@@ -27,7 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _version(value: bool) -> None:
     if value:
-        from colorbench import __version__
+        from colorbench.version import __version__
 
         typer.echo(f"colorbench {__version__}")
         raise typer.Exit()
@@ -47,7 +47,7 @@ def main_callback(
 
 def registries() -> Any:
     """Load plugins once per process (honouring --disable-plugin) and report broken ones."""
-    from colorbench import plugins
+    from colorbench.plugin import manager as plugins
 
     key = tuple(sorted(_state["disabled"]))
     cache = _state.setdefault("regs", {})

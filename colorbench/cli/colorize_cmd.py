@@ -31,12 +31,12 @@ def colorize_command(
     """
     import torch
 
-    from colorbench.checkpoints import resolve_checkpoint
     from colorbench.device import resolve_device
     from colorbench.errors import ColorbenchError
-    from colorbench.images import is_image_file, list_image_files, load_rgb, save_png
-    from colorbench.inference import colorize_rgb
-    from colorbench.options import resolve_options, with_defaults
+    from colorbench.evaluation.images import is_image_file, list_image_files, load_rgb, save_png
+    from colorbench.models.checkpoints import resolve_checkpoint
+    from colorbench.models.inference import colorize_rgb
+    from colorbench.plugin.options import resolve_options, with_defaults
 
     regs = registries()
     spec = regs.colorizers.get(model)

@@ -22,7 +22,7 @@ def leaderboard_command(
     Example: colorbench leaderboard runs/a runs/b --format markdown --out leaderboards/
     """
     from colorbench.errors import ColorbenchError
-    from colorbench.leaderboard import RENDERERS, load_boards, write_leaderboards
+    from colorbench.reporting.leaderboard import RENDERERS, load_boards, write_leaderboards
 
     if format not in RENDERERS:
         raise ColorbenchError(f"--format {format}: choose one of {', '.join(RENDERERS)}")

@@ -46,7 +46,7 @@ def list_command(
     for kind in kinds:
         table = Table(title=kind, title_justify="left", show_lines=verbose)
         if kind == "benchmarks":
-            from colorbench import suites
+            from colorbench.evaluation import suites
 
             for col in ("name", "version", "description", *(["file"] if verbose else [])):
                 table.add_column(col)

@@ -30,7 +30,7 @@ def report_command(
 
     (runs/demo from: colorbench run --models gray,ccc --save-images --name demo)
     """
-    from colorbench.report import write_report
+    from colorbench.reporting.report import write_report
 
     paths = write_report(run_dir, out, thumb=thumb, max_images=max_images, contact_sheets=contact_sheets)
     for path in paths:

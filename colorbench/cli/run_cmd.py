@@ -14,7 +14,7 @@ from colorbench.cli.app import app, handle_errors, registries, split_csv
 def print_summary(summary: list[dict], metrics: dict[str, dict], console: Console) -> None:
     """One table per dataset: metrics as rows (with ↑/↓), models as columns (fits a terminal
     whatever the number of metrics)."""
-    from colorbench.leaderboard import fmt
+    from colorbench.reporting.leaderboard import fmt
 
     for dataset in dict.fromkeys(r["dataset"] for r in summary):
         rows = [r for r in summary if r["dataset"] == dataset]
@@ -77,7 +77,7 @@ def run_command(
     """
     import os
 
-    from colorbench.engine import RunConfig, Runner
+    from colorbench.evaluation.runner import RunConfig, Runner
     from colorbench.reporting import Reporter
 
     metric_opts = [*metric_set, *([f"class_set={class_set}"] if class_set else [])]
@@ -85,7 +85,7 @@ def run_command(
              "save_images": save_images, "seed": seed, "workers": workers}
     settings: dict = {}
     if benchmark:
-        from colorbench import suites
+        from colorbench.evaluation import suites
 
         suite = suites.restrict(suites.load(benchmark), split_csv(models), split_csv(datasets), split_csv(metrics))
         settings = suites.run_settings(suite)

@@ -37,10 +37,10 @@ def score_command(
     """
     from colorbench.cli.run_cmd import print_summary
     from colorbench.device import resolve_device
-    from colorbench.options import resolve_options
+    from colorbench.evaluation.scoring import score_dirs
+    from colorbench.evaluation.selection import resolve_metrics, unavailable_note
+    from colorbench.plugin.options import resolve_options
     from colorbench.reporting import Reporter
-    from colorbench.scoring import score_dirs
-    from colorbench.selection import resolve_metrics, unavailable_note
 
     reporter = Reporter(quiet=quiet)
     specs, unavailable = resolve_metrics(registries(), split_csv(metrics), strict=strict)

@@ -39,9 +39,9 @@ def train_command(
     from colorbench import results
     from colorbench.device import resolve_device
     from colorbench.errors import ColorbenchError
-    from colorbench.options import with_defaults
+    from colorbench.evaluation.selection import resolve_datasets
+    from colorbench.plugin.options import with_defaults
     from colorbench.reporting import Reporter
-    from colorbench.selection import resolve_datasets
     from colorbench.training import TrainContext, resolve_train_config
 
     regs = registries()

@@ -2,7 +2,7 @@
 of eq. 12, as the network's output space.
 
 The grid itself (eq. 9 ``ClassGrid.classes``, eq. 10-11 ``ClassGrid.centres``) and the
-nearest-class table of eq. 12 live in core ``colorbench.colorclasses``; this module adds
+nearest-class table of eq. 12 live in core ``colorbench.color.classes``; this module adds
 what the colorizer needs on top: a kept subset in a fixed order (logit ``k`` <-> grid class
 ``kept[k]``), the map from any a*b* to a logit index, and ``fit-classes`` over a dataset.
 
@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from colorbench.colorclasses import ClassGrid, frequent_classes, nearest_class_table
-from colorbench.specs import Dataset
+from colorbench.color.classes import ClassGrid, frequent_classes, nearest_class_table
+from colorbench.plugin.specs import Dataset
 
 # The paper's share: classes with >= 500 of the 109,885,440 samples of Places365 val at 56x56.
 PAPER_MIN_FRACTION = 500 / 109_885_440
@@ -113,9 +113,9 @@ def fit_classes(dataset: Dataset, grid: ClassGrid | None = None, size: int = 56,
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m colorbench_ccc.classes --dataset NAME --out FILE``: fit a class set."""
-    from colorbench import plugins
-    from colorbench.options import with_defaults
-    from colorbench.selection import resolve_datasets
+    from colorbench.evaluation.selection import resolve_datasets
+    from colorbench.plugin import manager as plugins
+    from colorbench.plugin.options import with_defaults
 
     p = argparse.ArgumentParser(description=(main.__doc__ or "").strip())
     p.add_argument("--dataset", required=True)

@@ -1,4 +1,4 @@
-"""Loss curve of a ``colorbench train`` run as a PNG (colorbench.curves), for model cards.
+"""Loss curve of a ``colorbench train`` run as a PNG (colorbench.reporting.curves), for model cards.
 
     python -m colorbench_ccc.curve OUT/train_log.csv docs/models/ccc_loss.png
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from colorbench.curves import Panel, Series, log_series, plot_panels, read_log
+from colorbench.reporting.curves import Panel, Series, log_series, plot_panels, read_log
 
 
 def plot_log(log: str | Path, png: str | Path,

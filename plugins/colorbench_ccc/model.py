@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.checkpoints import torch_hub_dir
 from colorbench.errors import WeightsUnavailableError
+from colorbench.models.checkpoints import torch_hub_dir
 
 DENSENET121_FILE = "densenet121-a639ec97.pth"
 DENSENET121_URL = f"https://download.pytorch.org/models/{DENSENET121_FILE}"
@@ -117,7 +117,7 @@ class CCCColorizer:
 
 def load_colorizer(checkpoint: str | Path, device: torch.device, **kwargs: Any) -> CCCColorizer:
     """Build the colorizer from a checkpoint written by ``colorbench train ccc``."""
-    from colorbench.checkpoints import load_checkpoint
+    from colorbench.models.checkpoints import load_checkpoint
     from colorbench_ccc.classes import ClassSet
 
     state = load_checkpoint(checkpoint, map_location="cpu")

@@ -64,8 +64,8 @@ HARMONIZE = (
 def _checkpoint(checkpoint: Any) -> Any:
     if checkpoint is not None:
         return checkpoint
-    from colorbench.checkpoints import verified
     from colorbench.errors import WeightsUnavailableError
+    from colorbench.models.checkpoints import verified
 
     path = WEIGHTS.locate()
     if path is None:
@@ -84,7 +84,7 @@ def _build(device: Any = "cpu", checkpoint: Any = None, decode: str = "argmax",
 
 def build_segmenter(name: str, device: Any = "cpu", **given: Any) -> Any:
     """A registered segmenter; ``given`` options are passed when it declares them."""
-    from colorbench import plugins
+    from colorbench.plugin import manager as plugins
 
     spec = plugins.load().segmenters.get(name)
     opts = {o.name: o.default for o in spec.options}

@@ -18,12 +18,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from colorbench import distributed
-from colorbench.checkpoints import load_checkpoint, save_checkpoint
-from colorbench.colorclasses import ClassGrid
+from colorbench.color.classes import ClassGrid
 from colorbench.errors import ColorbenchError
+from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.reporting import Reporter
-from colorbench.training import ColorPairs, TrainContext, TrainLog
+from colorbench.training import ColorPairs, TrainContext, TrainLog, distributed
 from colorbench_ccc.classes import ClassSet, fit_classes
 from colorbench_ccc.loss import compute_loss
 from colorbench_ccc.model import CCCColorizer, build_net

@@ -8,9 +8,9 @@ from typing import Any
 import torch
 
 from colorbench.color import rgb_to_lab
-from colorbench.colorclasses import ClassGrid, count_distinct
-from colorbench.protocol import rebuild
-from colorbench.specs import Dataset
+from colorbench.color.classes import ClassGrid, count_distinct
+from colorbench.evaluation.protocol import rebuild
+from colorbench.plugin.specs import Dataset
 from colorbench.training import ColorPairs
 
 

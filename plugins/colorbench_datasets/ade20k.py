@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image
 
 from colorbench.errors import DatasetError
-from colorbench.images import load_rgb
-from colorbench.specs import Sample
+from colorbench.evaluation.images import load_rgb
+from colorbench.plugin.specs import Sample
 from colorbench_datasets.layout import (
     check_split,
     describe,

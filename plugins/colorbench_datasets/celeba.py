@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from colorbench.images import load_rgb
-from colorbench.specs import Sample
+from colorbench.evaluation.images import load_rgb
+from colorbench.plugin.specs import Sample
 from colorbench_datasets.layout import (
     check_present,
     check_split,

@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from colorbench.errors import DatasetError
-from colorbench.images import load_rgb
-from colorbench.specs import Sample
+from colorbench.evaluation.images import load_rgb
+from colorbench.plugin.specs import Sample
 from colorbench_datasets.layout import (
     check_split,
     describe,

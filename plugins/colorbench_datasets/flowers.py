@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from colorbench.errors import DatasetError
-from colorbench.images import load_rgb
-from colorbench.specs import Sample
+from colorbench.evaluation.images import load_rgb
+from colorbench.plugin.specs import Sample
 from colorbench_datasets.layout import (
     SOURCES,
     check_split,

@@ -17,8 +17,8 @@ import hashlib
 from pathlib import Path
 
 from colorbench.errors import DatasetError
-from colorbench.images import IMAGE_EXTENSIONS, list_image_files, load_rgb
-from colorbench.specs import Sample
+from colorbench.evaluation.images import IMAGE_EXTENSIONS, list_image_files, load_rgb
+from colorbench.plugin.specs import Sample
 
 SPLITS = ("all", "train", "val", "test")
 

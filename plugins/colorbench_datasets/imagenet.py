@@ -31,8 +31,8 @@ import os
 from pathlib import Path
 
 from colorbench.errors import DatasetError
-from colorbench.images import is_image_file, load_rgb
-from colorbench.specs import Sample
+from colorbench.evaluation.images import is_image_file, load_rgb
+from colorbench.plugin.specs import Sample
 from colorbench_datasets.layout import check_split, describe, layout_error, read_list, require_root
 
 NAME = "imagenet"

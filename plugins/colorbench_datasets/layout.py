@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colorbench.errors import DatasetError
-from colorbench.images import is_image_file
+from colorbench.evaluation.images import is_image_file
 
 log = logging.getLogger("colorbench.datasets")
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from colorbench.errors import DatasetError
-from colorbench.images import load_rgb
-from colorbench.specs import Sample
+from colorbench.evaluation.images import load_rgb
+from colorbench.plugin.specs import Sample
 from colorbench_datasets.layout import (
     check_present,
     check_split,

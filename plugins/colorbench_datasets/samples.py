@@ -10,8 +10,8 @@ from importlib import resources
 from pathlib import Path
 
 from colorbench.errors import DatasetError
-from colorbench.images import load_rgb
-from colorbench.specs import Sample
+from colorbench.evaluation.images import load_rgb
+from colorbench.plugin.specs import Sample
 
 FILES = (
     ("skimage.data", "astronaut.png"),

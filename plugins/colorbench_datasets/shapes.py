@@ -17,7 +17,7 @@ import colorsys
 import numpy as np
 
 from colorbench.errors import DatasetError
-from colorbench.specs import Sample
+from colorbench.plugin.specs import Sample
 
 CLASSES = ("background", "disc", "square", "triangle", "ring")
 # class -> (hue, saturation range, value range)

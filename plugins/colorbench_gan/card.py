@@ -1,4 +1,4 @@
-"""Model-card figure: the gan's training curves (colorbench.curves, Pillow only).
+"""Model-card figure: the gan's training curves (colorbench.reporting.curves, Pillow only).
 
     python -m colorbench_gan.card plot RUN/train_log.csv docs/models/gan_losses.png
 """
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from colorbench.curves import Panel, Series, log_series, plot_panels, read_log
+from colorbench.reporting.curves import Panel, Series, log_series, plot_panels, read_log
 
 PANELS = (
     ("generator L1: mean |a*b* error| in CIE units (train, val)", ("l1_ab", "val_l1_ab")),

@@ -9,9 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.checkpoints import export_cli, load_checkpoint, save_checkpoint, torch_hub_dir
 from colorbench.errors import ColorbenchError
-from colorbench.specs import Dataset
+from colorbench.models.checkpoints import (
+    export_cli,
+    load_checkpoint,
+    save_checkpoint,
+    torch_hub_dir,
+)
+from colorbench.plugin.specs import Dataset
 from colorbench_gan.model import ResNet18Encoder, build_generator, normalize_ab, normalize_L, to_ab
 
 # Config keys that fix the generator's architecture (read from a checkpoint, never from the CLI).

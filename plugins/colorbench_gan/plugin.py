@@ -62,8 +62,8 @@ def _build(device: Any = "cpu", checkpoint: Path | str | None = None,
            dropout_at_inference: bool = False, inference_size: int = -1, **_: Any) -> Any:
     import torch
 
-    from colorbench.checkpoints import verified
     from colorbench.errors import ColorbenchError
+    from colorbench.models.checkpoints import verified
     from colorbench_gan.colorizer import GanColorizer, load_generator
 
     if checkpoint is None:

@@ -20,11 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from colorbench import distributed
-from colorbench.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.device import autocast
 from colorbench.errors import ColorbenchError
-from colorbench.training import ColorPairs, TrainContext, TrainLog, epoch_batches
+from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
+from colorbench.training import ColorPairs, TrainContext, TrainLog, distributed, epoch_batches
 from colorbench_gan.colorizer import ARCH_KEYS, load_imagenet_encoder, validation_l1
 from colorbench_gan.model import (
     AB_SCALE,

@@ -1,6 +1,6 @@
 """CNR, CCAR, TAR (seed 000 eq. 19-21) per image and their set-level union variants.
 
-Class ids come from ``colorbench.colorclasses`` (eq. 9, optional class subset). Distinct
+Class ids come from ``colorbench.color.classes`` (eq. 9, optional class subset). Distinct
 classes are counted with one bincount per batch (O(pixels)), never eq. 19-20's pairwise loop.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from colorbench.colorclasses import ClassMapper, count_distinct, presence
+from colorbench.color.classes import ClassMapper, count_distinct, presence
 
 
 def batch_classes(batch: Any, mapper: ClassMapper) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,7 +19,7 @@ ORDER = ("alpha", "beta", "delta", "class_set")
 
 
 def _mapper(options: dict[str, Any]) -> Any:
-    from colorbench.colorclasses import ClassMapper
+    from colorbench.color.classes import ClassMapper
 
     return ClassMapper.from_options(**{k: v for k, v in options.items() if k in ORDER and v is not None})
 

@@ -13,8 +13,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from colorbench.checkpoints import torch_hub_dir
 from colorbench.errors import WeightsUnavailableError
+from colorbench.models.checkpoints import torch_hub_dir
 
 OFFLINE_ENV = "COLORBENCH_OFFLINE"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from colorbench.curves import Panel, Series, log_series, plot_panels, read_log
+from colorbench.reporting.curves import Panel, Series, log_series, plot_panels, read_log
 
 
 def plot(log: Path, out: Path) -> Path:
@@ -38,9 +38,9 @@ def montage(checkpoint: Path, root: Path, out: Path, split: str = "train", per: 
 
     from colorbench_datasets.folder import Folder
 
-    from colorbench.checkpoints import load_checkpoint
     from colorbench.color import lab_to_rgb
-    from colorbench.protocol import resize
+    from colorbench.evaluation.protocol import resize
+    from colorbench.models.checkpoints import load_checkpoint
 
     state = load_checkpoint(checkpoint)
     prof = state["profiles"]

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.checkpoints import export_cli, load_checkpoint, save_checkpoint
 from colorbench.errors import ColorbenchError
+from colorbench.models.checkpoints import export_cli, load_checkpoint, save_checkpoint
 from colorbench_profile.model import (
     Predictor,
     UNet,

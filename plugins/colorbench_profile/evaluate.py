@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from colorbench.specs import Dataset
+from colorbench.plugin.specs import Dataset
 from colorbench_profile.model import normalize_L, predictor_input, to_ab
 from colorbench_profile.profiles import Profiles, descriptor, lab_pixels
 
@@ -82,7 +82,7 @@ def routing_cpsnr(model: Any, profiles: Profiles, cfg: dict[str, Any], dataset: 
     """Mean CPSNR (run protocol: centre crop to ``size``) of predicted, oracle and forced routing."""
     from colorbench_metrics_pixel.functional import cpsnr
 
-    from colorbench.protocol import lightness, rebuild, resize, to_tensor
+    from colorbench.evaluation.protocol import lightness, rebuild, resize, to_tensor
 
     truth = true_profiles(profiles, cfg, dataset, n)
     scores: dict[str, list[float]] = {"predicted": [], "oracle": [],

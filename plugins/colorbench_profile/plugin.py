@@ -54,8 +54,8 @@ def _build(device: Any = "cpu", checkpoint: Path | str | None = None, profile: i
            inference_size: int = -1, **_: Any) -> Any:
     import torch
 
-    from colorbench.checkpoints import verified
     from colorbench.errors import ColorbenchError
+    from colorbench.models.checkpoints import verified
     from colorbench_profile.colorizer import ProfileColorizer, load_parts
 
     if checkpoint is None:

@@ -34,7 +34,7 @@ EPS = 1e-7
 def lab_pixels(rgb: np.ndarray, size: int) -> np.ndarray:
     """Centre-crop to a square, resize to ``size``, return Lab pixels [size*size, 3] (float64)."""
     from colorbench.color import rgb_to_lab
-    from colorbench.protocol import resize
+    from colorbench.evaluation.protocol import resize
 
     small = resize(rgb, size, "crop")
     lab = rgb_to_lab(torch.from_numpy(np.array(small, order="C")).permute(2, 0, 1)).double()

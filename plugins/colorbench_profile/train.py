@@ -21,12 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench import distributed
-from colorbench.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.device import autocast
 from colorbench.errors import ColorbenchError
-from colorbench.specs import Dataset, Sample
-from colorbench.training import ColorPairs, TrainContext, TrainLog
+from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
+from colorbench.plugin.specs import Dataset, Sample
+from colorbench.training import ColorPairs, TrainContext, TrainLog, distributed
 from colorbench_profile.colorizer import FORMAT
 from colorbench_profile.evaluate import colorizer_val_l1, predictor_accuracy
 from colorbench_profile.model import build_predictor, build_unet, normalize_L, rarity_loss

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from colorbench.curves import Panel, Series, log_series, plot_panels, read_log
+from colorbench.reporting.curves import Panel, Series, log_series, plot_panels, read_log
 
 PANELS = (("cross-entropy (train mean per epoch, val)", ("loss", "val_loss")),
           ("accuracy (train on SMOTE-balanced part, val)", ("train_acc", "val_acc")))

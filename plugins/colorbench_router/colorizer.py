@@ -15,8 +15,13 @@ from typing import Any
 
 import torch
 
-from colorbench.checkpoints import load_checkpoint, resolve_checkpoint, save_checkpoint, sha256
 from colorbench.errors import ColorbenchError
+from colorbench.models.checkpoints import (
+    load_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+    sha256,
+)
 from colorbench_router.model import build_classifier, classifier_input
 
 
@@ -43,14 +48,14 @@ class RouterColorizer:
     # ---------------------------------------------------------------- members
     def _registries(self) -> Any:
         if self._regs is None:
-            from colorbench import plugins
+            from colorbench.plugin import manager as plugins
 
             self._regs = plugins.load()
         return self._regs
 
     def member(self, name: str) -> Any:
         if name not in self._members:
-            from colorbench.options import with_defaults
+            from colorbench.plugin.options import with_defaults
 
             spec = self._registries().colorizers.get(name)
             info = self.members_info.get(name, {})
@@ -108,6 +113,6 @@ def export(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
 
 
 if __name__ == "__main__":
-    from colorbench.checkpoints import export_cli
+    from colorbench.models.checkpoints import export_cli
 
     export_cli(export, "python -m colorbench_router.colorizer TRAIN_CHECKPOINT OUT.pt [--half]")

@@ -59,10 +59,10 @@ def parse_pairs(text: str | None, what: str) -> list[str]:
 
 
 def run_pool(ctx: Any, pool: list[str], cfg: dict[str, Any]) -> tuple[PoolScores, dict[str, Any]]:
-    """Run the pool through ``colorbench.engine.Runner`` on the training dataset; return the
+    """Run the pool through ``colorbench.evaluation.runner.Runner`` on the training dataset; return the
     score table and what each member ran with (checkpoint path + sha256, options)."""
-    from colorbench import plugins
-    from colorbench.engine import RunConfig, Runner
+    from colorbench.evaluation.runner import RunConfig, Runner
+    from colorbench.plugin import manager as plugins
 
     if not ctx.dataset_name:
         raise ColorbenchError("router: labelling runs the pool with the run engine, which needs the "

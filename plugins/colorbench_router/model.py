@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.checkpoints import torch_hub_dir
+from colorbench.models.checkpoints import torch_hub_dir
 
 # torchvision's MobileNet_V2_Weights.IMAGENET1K_V1 file in $TORCH_HOME/hub/checkpoints
 IMAGENET_FILE = "mobilenet_v2-b0353104.pth"

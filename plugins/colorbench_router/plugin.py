@@ -61,8 +61,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None, **_: Any) -> Any:
     import torch
 
-    from colorbench.checkpoints import verified
     from colorbench.errors import ColorbenchError
+    from colorbench.models.checkpoints import verified
     from colorbench_router.colorizer import RouterColorizer, load_router
 
     if checkpoint is None:

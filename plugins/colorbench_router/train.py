@@ -17,9 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorbench.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.errors import ColorbenchError
-from colorbench.protocol import lightness, resize, to_tensor
+from colorbench.evaluation.protocol import lightness, resize, to_tensor
+from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.training import TrainLog
 from colorbench_router import evaluate
 from colorbench_router.balance import balance

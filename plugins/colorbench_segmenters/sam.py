@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from colorbench.checkpoints import torch_hub_dir
 from colorbench.errors import ColorbenchError, WeightsUnavailableError
+from colorbench.models.checkpoints import torch_hub_dir
 
 FILES = {"vit_b": "sam_vit_b_01ec64.pth", "vit_l": "sam_vit_l_0b3195.pth", "vit_h": "sam_vit_h_4b8939.pth"}
 URL = "https://dl.fbaipublicfiles.com/segment_anything/{}"

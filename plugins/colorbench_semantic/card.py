@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from colorbench.curves import Panel, Series, log_series, plot_panels, read_log
+from colorbench.reporting.curves import Panel, Series, log_series, plot_panels, read_log
 
 PANELS = (
     ("segmenter: cross-entropy (train) and pixel accuracy (train, val)", ("loss_seg", "pixel_acc", "val_pixel_acc")),

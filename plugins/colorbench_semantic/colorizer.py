@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.checkpoints import export_cli, load_checkpoint, save_checkpoint
 from colorbench.errors import ColorbenchError
+from colorbench.models.checkpoints import export_cli, load_checkpoint, save_checkpoint
 from colorbench_semantic.model import (
     build_colorizer,
     build_segmenter,

@@ -82,8 +82,8 @@ def _build(device: Any = "cpu", checkpoint: Path | str | None = None, semantic_m
            chroma_gain: float = 1.0, **_: Any) -> Any:
     import torch
 
-    from colorbench.checkpoints import verified
     from colorbench.errors import ColorbenchError
+    from colorbench.models.checkpoints import verified
     from colorbench_semantic.colorizer import SemanticColorizer, load_networks
 
     if weights == "shapes" and (checkpoint is None or Path(checkpoint).resolve() == WEIGHTS.path):

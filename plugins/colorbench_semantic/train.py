@@ -25,14 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 
-from colorbench import distributed
-from colorbench.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.color import rgb_to_lab
 from colorbench.device import autocast
 from colorbench.errors import ColorbenchError
-from colorbench.protocol import resize
-from colorbench.specs import Dataset
-from colorbench.training import TrainContext, TrainLog, epoch_batches, load_sample
+from colorbench.evaluation.protocol import resize
+from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
+from colorbench.plugin.specs import Dataset
+from colorbench.training import TrainContext, TrainLog, distributed, epoch_batches, load_sample
 from colorbench_semantic.model import (
     AB_SCALE,
     build_colorizer,

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+GT_DIR = "_ground_truth"  # outputs/<dataset>/_ground_truth/<id>.png with --save-images
 FIXED_COLUMNS = ("dataset", "model", "image_id", "status", "error", "seconds")
 Key = tuple[str, str, str]
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from colorbench.errors import DuplicateNameError, UnknownNameError
-from colorbench.specs import ColorizerSpec, DatasetSpec, MetricSpec, SegmenterSpec
+from colorbench.plugin.specs import ColorizerSpec, DatasetSpec, MetricSpec, SegmenterSpec
 
 S = TypeVar("S", ColorizerSpec, DatasetSpec, MetricSpec, SegmenterSpec)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from colorbench.errors import ColorbenchError
-from colorbench.specs import _Spec
+from colorbench.plugin.specs import _Spec
 
 
 def split_pair(text: str, what: str) -> tuple[str, str]:

@@ -17,14 +17,14 @@ import torch
 from PIL import Image
 
 from colorbench import results
-from colorbench.batch import MetricBatch
 from colorbench.errors import ColorbenchError
-from colorbench.images import list_image_files, load_rgb
-from colorbench.metricset import MetricSet, one_line
-from colorbench.provenance import environment, now
+from colorbench.evaluation.batch import MetricBatch
+from colorbench.evaluation.images import list_image_files, load_rgb
+from colorbench.evaluation.metricset import MetricSet, one_line
+from colorbench.plugin.specs import MetricSpec
 from colorbench.reporting import Reporter
-from colorbench.specs import MetricSpec
-from colorbench.summary import summarize, write_summary
+from colorbench.results.provenance import environment, now
+from colorbench.results.summary import summarize, write_summary
 
 DATASET = "score"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from colorbench.errors import ColorbenchError, WeightsUnavailableError
-from colorbench.plugins import Registries
-from colorbench.specs import ColorizerSpec, Dataset, DatasetSpec, MetricSpec
+from colorbench.plugin.manager import Registries
+from colorbench.plugin.specs import ColorizerSpec, Dataset, DatasetSpec, MetricSpec
 
 DATA_ENV = "COLORBENCH_DATA"
 FOLDER = "folder"

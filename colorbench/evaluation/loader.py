@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-from colorbench.protocol import lightness, resize, to_tensor
-from colorbench.specs import Dataset
+from colorbench.evaluation.protocol import lightness, resize, to_tensor
+from colorbench.plugin.specs import Dataset
 
 
 @dataclass

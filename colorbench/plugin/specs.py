@@ -92,7 +92,7 @@ class Weights:
 
     def locate(self) -> Path | None:
         """The shipped or cached file if it exists, else None."""
-        from colorbench.checkpoints import find_weights
+        from colorbench.models.checkpoints import find_weights
 
         return find_weights(self)
 

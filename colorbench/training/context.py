@@ -17,12 +17,12 @@ import torch
 
 from colorbench.color import rgb_to_lab
 from colorbench.errors import ColorbenchError
-from colorbench.protocol import resize
+from colorbench.evaluation.protocol import resize
+from colorbench.plugin.specs import ColorizerSpec, Dataset
 from colorbench.reporting import Reporter
-from colorbench.specs import ColorizerSpec, Dataset
 
 if TYPE_CHECKING:
-    from colorbench.plugins import Registries
+    from colorbench.plugin.manager import Registries
 
 GENERIC_KEYS = ("steps", "epochs", "batch_size", "lr")
 
@@ -70,7 +70,7 @@ class TrainContext:
 
     ``dataset_name``, ``split``, ``data_root`` and ``registries`` say where ``dataset``
     came from, for plugins that drive the run engine over it (e.g. the ``router`` scores a
-    pool of colorizers on it with ``colorbench.engine.Runner``); None when not known.
+    pool of colorizers on it with ``colorbench.evaluation.runner.Runner``); None when not known.
     """
 
     dataset: Dataset

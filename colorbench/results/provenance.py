@@ -39,7 +39,7 @@ def command_line() -> str:
 def environment() -> dict[str, Any]:
     import torch
 
-    from colorbench import __version__
+    from colorbench.version import __version__
 
     return {
         "colorbench": __version__,

@@ -8,7 +8,7 @@ import numpy as np
 import torch.nn.functional as F
 
 from colorbench.color import join_lab, lab_to_rgb, quantize
-from colorbench.protocol import lightness, resize, to_tensor
+from colorbench.evaluation.protocol import lightness, resize, to_tensor
 
 
 def colorize_rgb(colorizer: Any, rgb: np.ndarray, size: int = 256, device: Any = "cpu",

@@ -7,7 +7,7 @@ import json
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,79 +16,31 @@ import numpy as np
 import torch
 
 from colorbench import results
-from colorbench.batch import MetricBatch
-from colorbench.checkpoints import resolve_checkpoint, sha256
-from colorbench.device import autocast, device_name, resolve_device
+from colorbench.device import device_name, resolve_device
 from colorbench.errors import ColorbenchError, WeightsUnavailableError
-from colorbench.images import save_png
-from colorbench.loader import Item, group_by_shape, make_loader
-from colorbench.metricset import MetricSet, one_line
-from colorbench.options import parse_checkpoints, resolve_options, with_defaults
-from colorbench.plugins import Registries
-from colorbench.protocol import RESIZE_MODES, rebuild
-from colorbench.provenance import environment, now
-from colorbench.reporting import Reporter
-from colorbench.selection import resolve_datasets, resolve_metrics, resolve_models, unavailable_note
-from colorbench.specs import ColorizerSpec, Dataset
-from colorbench.summary import summarize, write_summary
-
-GT_DIR = "_ground_truth"
-
-
-@dataclass
-class RunConfig:
-    models: list[str] | None = None  # None: every colorizer whose weights are available
-    datasets: list[str] = field(default_factory=lambda: ["samples"])
-    metrics: list[str] | None = None  # None: every available metric
-    split: str | None = None  # None: each dataset's default split
-    limit: int | None = None
-    size: int = 256
-    resize: str = "crop"
-    device: str = "auto"
-    batch_size: int = 16
-    workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
-    checkpoints: list[str] = field(default_factory=list)  # MODEL=PATH
-    options: list[str] = field(default_factory=list)  # --set KEY=VALUE
-    metric_options: list[str] = field(default_factory=list)  # --metric-set KEY=VALUE
-    data_root: str | None = None
-    out: str = "runs"
-    name: str | None = None
-    resume: bool = True
-    save_images: bool = False
-    seed: int = 0
-    strict: bool = False
-    # per-dataset protocol overrides, keyed by the entry in ``datasets``: any of split,
-    # limit, size, resize (benchmark suites give each dataset its own protocol)
-    dataset_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
-    benchmark: dict[str, Any] | None = None  # the suite this run comes from (provenance)
-
-
-PROTOCOL_KEYS = ("split", "limit", "size", "resize")
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """The protocol one dataset runs under: the run's settings plus its overrides."""
-
-    split: str | None
-    limit: int | None
-    size: int
-    resize: str
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    summary: list[dict[str, Any]]
-    errors: list[str]
-    leaderboards: list[Path]
-
-
-def _protocol(cfg: RunConfig, entry: str) -> Protocol:
-    o = cfg.dataset_settings.get(entry, {})
-    limit = o.get("limit", cfg.limit)
-    return Protocol(split=o.get("split", cfg.split), limit=None if limit is None else int(limit),
-                    size=int(o.get("size", cfg.size)), resize=str(o.get("resize", cfg.resize)))
+from colorbench.evaluation.batch_scorer import BatchScorer
+from colorbench.evaluation.config import (
+    Protocol,
+    RunConfig,
+    RunResult,
+    protocol_for,
+    validate,
+)
+from colorbench.evaluation.loader import make_loader
+from colorbench.evaluation.metricset import MetricSet, one_line
+from colorbench.evaluation.selection import (
+    resolve_datasets,
+    resolve_metrics,
+    resolve_models,
+    unavailable_note,
+)
+from colorbench.models.checkpoints import resolve_checkpoint, sha256
+from colorbench.plugin.manager import Registries
+from colorbench.plugin.options import parse_checkpoints, resolve_options, with_defaults
+from colorbench.plugin.specs import ColorizerSpec, Dataset
+from colorbench.reporting.console import Reporter
+from colorbench.results.provenance import environment, now
+from colorbench.results.summary import summarize, write_summary
 
 
 def _seed_everything(seed: int) -> None:
@@ -103,22 +55,7 @@ def _digest(obj: Any) -> str:
 
 class Runner:
     def __init__(self, config: RunConfig, regs: Registries, reporter: Reporter | None = None):
-        if config.resize not in RESIZE_MODES:
-            raise ColorbenchError(f"--resize {config.resize!r}: choose one of {', '.join(RESIZE_MODES)}")
-        if config.size < 8 and config.resize != "none":
-            raise ColorbenchError(f"--size {config.size}: must be at least 8 pixels")
-        if config.batch_size < 1:
-            raise ColorbenchError("--batch-size must be at least 1")
-        for entry, settings in config.dataset_settings.items():
-            unknown = sorted(set(settings) - set(PROTOCOL_KEYS))
-            if unknown:
-                raise ColorbenchError(f"dataset {entry!r}: unknown protocol setting(s) {', '.join(unknown)}; "
-                                      f"use {', '.join(PROTOCOL_KEYS)}")
-            proto = _protocol(config, entry)
-            if proto.resize not in RESIZE_MODES:
-                raise ColorbenchError(f"dataset {entry!r}: resize {proto.resize!r}: choose one of {', '.join(RESIZE_MODES)}")
-            if proto.size < 8 and proto.resize != "none":
-                raise ColorbenchError(f"dataset {entry!r}: size {proto.size}: must be at least 8 pixels")
+        validate(config)
         self.cfg, self.regs = config, regs
         self.report = reporter or Reporter()
         self.device = resolve_device(config.device)
@@ -134,6 +71,8 @@ class Runner:
         self.checkpoints = parse_checkpoints(config.checkpoints, [m.name for m in self.models])
         self.metric_options = resolve_options(config.metric_options, self.metrics, "--metric-set", "metric")
         self.metric_set = MetricSet(self.metrics, self.device, self.metric_options)
+        self.scorer = BatchScorer(self.metric_set, self.device,
+                                  self._run_dir() / "outputs" if config.save_images else None)
         self.per_image_ids = self.metric_set.per_image_ids
         self.dist_ids = self.metric_set.distribution_ids
         self._colorizers: dict[str, Any] = {}
@@ -220,7 +159,7 @@ class Runner:
         }
         results.write_json(run_dir / "run.json", manifest)
         for entry, ds in zip(cfg.datasets, self.datasets, strict=True):
-            proto = _protocol(cfg, entry)
+            proto = protocol_for(cfg, entry)
             dataset = self._build_dataset(ds, proto)
             if dataset is None:
                 continue
@@ -240,7 +179,7 @@ class Runner:
         summary = summarize(rows, metric_meta, {k: pairs[k] for k in self._pairs_run if k in pairs})
         write_summary(run_dir / "summary.csv", summary, metric_meta)
         results.write_json(run_dir / "run.json", manifest)
-        from colorbench.leaderboard import write_run_leaderboards
+        from colorbench.reporting.leaderboard import write_run_leaderboards
 
         boards = write_run_leaderboards(run_dir)
         return RunResult(run_dir, summary, self.errors, boards)
@@ -313,7 +252,7 @@ class Runner:
         t0, processed = time.perf_counter(), 0
         with self.report.progress(key, len(indices)) as advance:
             for items in loader:
-                rows = self._process(ds_name, spec, colorizer, items, accumulators, run_dir)
+                rows = self.scorer.process(ds_name, spec, colorizer, items, accumulators)
                 writer.append([r for r in rows if r["image_id"] not in done])
                 processed += len(items)
                 advance(len(items))
@@ -321,77 +260,3 @@ class Runner:
         entry["images_per_s"] = processed / elapsed if elapsed > 0 else None
         for line in MetricSet.finish(accumulators, entry, self.report.warn):
             self._fail(f"{key}: {line}")
-
-    def _predict(self, spec: ColorizerSpec, colorizer: Any, L: torch.Tensor,
-                 ids: list[str]) -> tuple[torch.Tensor, dict[str, Any]]:
-        info: dict[str, Any] = {}
-        with torch.inference_mode(), autocast(self.device):
-            if hasattr(colorizer, "colorize_with_info"):
-                ab, info = colorizer.colorize_with_info(L, ids)
-            else:
-                ab = colorizer.colorize(L)
-        if not isinstance(ab, torch.Tensor) or tuple(ab.shape) != (L.shape[0], 2, *L.shape[2:]):
-            got = tuple(ab.shape) if isinstance(ab, torch.Tensor) else type(ab).__name__
-            raise ColorbenchError(f"colorizer {spec.name!r} returned {got}; expected a*b* of shape {(L.shape[0], 2, *L.shape[2:])}")
-        ab = ab.float()
-        if not torch.isfinite(ab.sum()):  # one reduction instead of a bool mask per pixel
-            raise ColorbenchError(f"colorizer {spec.name!r} returned NaN or infinite a*b* values")
-        return ab, info
-
-    def _process(self, ds_name: str, spec: ColorizerSpec, colorizer: Any, items: list[Item],
-                 accumulators: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        base = {"dataset": ds_name, "model": spec.name}
-        for it in items:
-            if it.error is not None:
-                rows.append({**base, "image_id": it.id, "status": "failed", "error": it.error})
-        good = [it for it in items if it.error is None]
-        for group in group_by_shape(good):
-            try:
-                rows += self._score_group(base, spec, colorizer, group, accumulators, run_dir)
-            except Exception as exc:
-                if len(group) == 1:
-                    rows.append({**base, "image_id": group[0].id, "status": "failed", "error": one_line(exc)})
-                    continue
-                for it in group:  # isolate the image that broke the batch
-                    try:
-                        rows += self._score_group(base, spec, colorizer, [it], accumulators, run_dir)
-                    except Exception as exc1:
-                        rows.append({**base, "image_id": it.id, "status": "failed", "error": one_line(exc1)})
-        order = {it.id: k for k, it in enumerate(items)}
-        return sorted(rows, key=lambda r: order[r["image_id"]])
-
-    def _score_group(self, base: dict[str, str], spec: ColorizerSpec, colorizer: Any,
-                     group: list[Item], accumulators: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
-        dev = self.device
-        L = torch.stack([it.L for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
-        gt = torch.stack([it.rgb for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
-        t0 = time.perf_counter()
-        ab, info = self._predict(spec, colorizer, L, [it.id for it in group])
-        pred = rebuild(L, ab)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        seconds = (time.perf_counter() - t0) / len(group)
-        batch = MetricBatch(pred=pred, gt=gt, ids=[it.id for it in group])
-        values, errors = self.metric_set.score(batch)
-        for acc in accumulators.values():
-            acc.update(batch)
-        if self.cfg.save_images:
-            out_dir = run_dir / "outputs" / base["dataset"]
-            pred_np = pred.permute(0, 2, 3, 1).cpu().numpy()
-            gt_np = gt.permute(0, 2, 3, 1).cpu().numpy()
-            for k, it in enumerate(group):
-                save_png(pred_np[k], out_dir / spec.name / f"{it.id}.png")
-                gt_path = out_dir / GT_DIR / f"{it.id}.png"
-                if not gt_path.exists():
-                    save_png(gt_np[k], gt_path)
-        rows = []
-        for k, it in enumerate(group):
-            row = {**base, "image_id": it.id, "status": "failed" if errors else "ok",
-                   "error": "; ".join(errors) or None, "seconds": seconds}
-            row.update({mid: values[mid][k] for mid in self.per_image_ids})
-            for col in spec.extra_columns:
-                vals = info.get(col)
-                row[col] = vals[k] if vals is not None else None
-            rows.append(row)
-        return rows

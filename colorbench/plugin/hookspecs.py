@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from colorbench.specs import ColorizerSpec, DatasetSpec, MetricSpec, SegmenterSpec
+    from colorbench.plugin.specs import ColorizerSpec, DatasetSpec, MetricSpec, SegmenterSpec
 
 PROJECT = "colorbench"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -1,4 +1,4 @@
-"""HTML of the visual report (colorbench.report): inline CSS and vanilla JS, no external
+"""HTML of the visual report (colorbench.reporting.report): inline CSS and vanilla JS, no external
 resources, so a page works from disk, offline, in any browser."""
 
 from __future__ import annotations
@@ -8,15 +8,15 @@ import math
 from html import escape
 from typing import Any
 
-from colorbench.report import (
+from colorbench.reporting.run_view import (
     GRAY_COLUMN,
     GT_COLUMN,
     MAIN_METRICS,
     N_MAIN,
     DatasetView,
-    Thumb,
     format_metric,
 )
+from colorbench.reporting.thumbnails import Thumb
 
 CSS = """
 :root { --fg:#1d1d1f; --muted:#6e6e73; --line:#d8d8dc; --bg:#fff; --head:#f5f5f7; --best:#1a7f37; --err:#b42318; }

@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from colorbench.batch import MetricBatch
-from colorbench.options import with_defaults
-from colorbench.specs import MetricSpec
+from colorbench.evaluation.batch import MetricBatch
+from colorbench.plugin.options import with_defaults
+from colorbench.plugin.specs import MetricSpec
 
 
 def one_line(exc: BaseException) -> str:

@@ -16,9 +16,9 @@ from typing import Any
 
 import pluggy
 
-from colorbench import hookspecs
-from colorbench.registry import Registry
-from colorbench.specs import ColorizerSpec, DatasetSpec, MetricSpec, SegmenterSpec
+from colorbench.plugin import hookspecs
+from colorbench.plugin.registry import Registry
+from colorbench.plugin.specs import ColorizerSpec, DatasetSpec, MetricSpec, SegmenterSpec
 
 ENTRY_POINT_GROUP = "colorbench"
 DISABLE_ENV = "COLORBENCH_DISABLE_PLUGINS"

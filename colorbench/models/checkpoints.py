@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from colorbench.errors import ColorbenchError
 
 if TYPE_CHECKING:
-    from colorbench.specs import Weights
+    from colorbench.plugin.specs import Weights
 
 CHECKPOINT_NAME = "checkpoint.pt"
 

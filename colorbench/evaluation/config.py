@@ -1,0 +1,88 @@
+"""What a run is asked to do: ``RunConfig`` (the command line or a suite, resolved), the
+per-dataset ``Protocol`` and the checks that refuse an unusable one."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from colorbench.errors import ColorbenchError
+from colorbench.evaluation.protocol import RESIZE_MODES
+
+
+@dataclass
+class RunConfig:
+    models: list[str] | None = None  # None: every colorizer whose weights are available
+    datasets: list[str] = field(default_factory=lambda: ["samples"])
+    metrics: list[str] | None = None  # None: every available metric
+    split: str | None = None  # None: each dataset's default split
+    limit: int | None = None
+    size: int = 256
+    resize: str = "crop"
+    device: str = "auto"
+    batch_size: int = 16
+    workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    checkpoints: list[str] = field(default_factory=list)  # MODEL=PATH
+    options: list[str] = field(default_factory=list)  # --set KEY=VALUE
+    metric_options: list[str] = field(default_factory=list)  # --metric-set KEY=VALUE
+    data_root: str | None = None
+    out: str = "runs"
+    name: str | None = None
+    resume: bool = True
+    save_images: bool = False
+    seed: int = 0
+    strict: bool = False
+    # per-dataset protocol overrides, keyed by the entry in ``datasets``: any of split,
+    # limit, size, resize (benchmark suites give each dataset its own protocol)
+    dataset_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    benchmark: dict[str, Any] | None = None  # the suite this run comes from (provenance)
+
+
+PROTOCOL_KEYS = ("split", "limit", "size", "resize")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The protocol one dataset runs under: the run's settings plus its overrides."""
+
+    split: str | None
+    limit: int | None
+    size: int
+    resize: str
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: list[dict[str, Any]]
+    errors: list[str]
+    leaderboards: list[Path]
+
+
+def protocol_for(cfg: RunConfig, entry: str) -> Protocol:
+    o = cfg.dataset_settings.get(entry, {})
+    limit = o.get("limit", cfg.limit)
+    return Protocol(split=o.get("split", cfg.split), limit=None if limit is None else int(limit),
+                    size=int(o.get("size", cfg.size)), resize=str(o.get("resize", cfg.resize)))
+
+
+def validate(config: RunConfig) -> None:
+    """One clear line for a protocol setting no run can use (before anything is written)."""
+    if config.resize not in RESIZE_MODES:
+        raise ColorbenchError(f"--resize {config.resize!r}: choose one of {', '.join(RESIZE_MODES)}")
+    if config.size < 8 and config.resize != "none":
+        raise ColorbenchError(f"--size {config.size}: must be at least 8 pixels")
+    if config.batch_size < 1:
+        raise ColorbenchError("--batch-size must be at least 1")
+    for entry, settings in config.dataset_settings.items():
+        unknown = sorted(set(settings) - set(PROTOCOL_KEYS))
+        if unknown:
+            raise ColorbenchError(f"dataset {entry!r}: unknown protocol setting(s) {', '.join(unknown)}; "
+                                  f"use {', '.join(PROTOCOL_KEYS)}")
+        proto = protocol_for(config, entry)
+        if proto.resize not in RESIZE_MODES:
+            raise ColorbenchError(f"dataset {entry!r}: resize {proto.resize!r}: choose one of {', '.join(RESIZE_MODES)}")
+        if proto.size < 8 and proto.resize != "none":
+            raise ColorbenchError(f"dataset {entry!r}: size {proto.size}: must be at least 8 pixels")
