@@ -38,3 +38,7 @@ class DatasetError(ColorbenchError):
 
 class WeightsUnavailableError(ColorbenchError):
     """Pretrained weights that are neither shipped, cached nor downloadable."""
+
+
+class WeightsHashError(WeightsUnavailableError):
+    """A weights file whose sha256 is not the declared one: never loaded."""

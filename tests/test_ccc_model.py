@@ -87,12 +87,15 @@ def test_factory_loads_a_checkpoint_directory_and_is_deterministic(tmp_path: Pat
 def test_missing_weights_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    import colorbench_ccc.plugin as plugin
+    from colorbench.models.factory import create_colorizer
+    from colorbench.plugin.manager import load
 
-    monkeypatch.setattr(plugin, "WEIGHTS", dataclasses.replace(plugin.WEIGHTS, path=tmp_path / "absent.pt"))
+    regs = load()
+    spec = regs.colorizers.get("ccc")
+    spec.weights = dataclasses.replace(spec.weights, path=tmp_path / "absent.pt")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     with pytest.raises(WeightsUnavailableError, match="--checkpoint ccc=") as exc:
-        _build(device=torch.device("cpu"), checkpoint=None)
+        create_colorizer(regs, "ccc")
     assert "\n" not in str(exc.value)
     with pytest.raises(WeightsUnavailableError, match=r"densenet121-a639ec97\.pth"):
         load_pretrained_encoder(CCCNet(4, 4, (1, 1, 1, 1), 8, 2, (8, 8, 8)))
@@ -115,11 +118,11 @@ def test_pretrained_encoder_sums_conv0_over_rgb(tmp_path: Path, monkeypatch: pyt
 def test_shipped_weights_match_their_card() -> None:
     from colorbench_ccc.plugin import WEIGHTS
 
-    from colorbench.models.checkpoints import load_checkpoint, verified
+    from colorbench.models.checkpoints import load_checkpoint
 
     if WEIGHTS.path is None or not WEIGHTS.path.is_file():
         pytest.skip("no shipped weights in this checkout")
-    verified(WEIGHTS, WEIGHTS.path)  # raises when the sha256 differs
+    WEIGHTS.verify(WEIGHTS.path)  # raises when the sha256 differs
     state = load_checkpoint(WEIGHTS.path)
     assert "optimizer" not in state and state["config"]["decoder"] == CONFIGS["tiny"]["decoder"]
     assert state["classes"]["kept"].numel() == state["model"]["decoder.12.weight"].shape[0]

@@ -15,6 +15,7 @@ import torch
 
 from colorbench import MetricBatch, Sample
 from colorbench.errors import ColorbenchError, WeightsUnavailableError
+from colorbench.models.factory import create_colorizer
 from colorbench.plugin import manager as plugins
 
 REGS = plugins.load()
@@ -27,9 +28,7 @@ def build_colorizer(name: str):
     spec = REGS.colorizers.get(name)
     if spec.needs_weights and not spec.weights_available():
         pytest.skip(f"colorizer {name}: weights not available here")
-    opts = {o.name: o.default for o in spec.options}
-    checkpoint = spec.weights.locate() if spec.needs_weights and spec.weights else None
-    return spec.factory(device=torch.device("cpu"), checkpoint=checkpoint, **opts)
+    return create_colorizer(REGS, name, device=torch.device("cpu"))
 
 
 def L_batch(b: int, h: int, w: int, seed: int = 0) -> torch.Tensor:

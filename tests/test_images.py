@@ -16,9 +16,9 @@ from PIL import Image
 
 from colorbench.color import rgb_to_lab
 from colorbench.errors import ImageError
+from colorbench.evaluation.images import list_image_files, load_rgb, save_png
 from colorbench.evaluation.protocol import lightness, rebuild, resize, to_tensor
 from colorbench.evaluation.runner import RunConfig, Runner
-from colorbench.evaluation.images import list_image_files, load_rgb, save_png
 from colorbench.reporting import Reporter
 from colorbench.results import read_rows
 

@@ -74,7 +74,7 @@ class Plugin:
     def register_colorizers(self, register):
         make = lambda cls, s: lambda device="cpu", checkpoint=None, **kw: cls(s)  # noqa: E731
         register(ColorizerSpec(name="tint", factory=make(Tint, 1.0), options=(Option("x", int, 0, ""),)))
-        register(ColorizerSpec(name="tint-zero", factory=make(Tint, 0.0)))
+        register(ColorizerSpec(name="tint-zero", factory=make(Tint, 0.0), variant_of="tint"))
         register(ColorizerSpec(name="picky", factory=make(Picky, 0.5), extra_columns=("member",)))
 
 

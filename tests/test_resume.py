@@ -140,7 +140,8 @@ def test_checkpoint_sha256_recorded_and_change_recomputes(tmp_path: Path, tint_m
     run_dir = run(tmp_path, regs, models=["tint"], checkpoints=[f"tint={ckpt.parent}"])
     manifest = json.loads((run_dir / "run.json").read_text())
     digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()
-    assert manifest["checkpoints"]["tint"] == {"path": str(ckpt), "sha256": digest}
+    assert manifest["checkpoints"]["tint"] == {"path": str(ckpt), "sha256": digest, "source": "argument",
+                                               "weights": None}
     first = comparable(run_dir / "per_image.csv")
 
     save_checkpoint({"strength": torch.tensor(1.0)}, ckpt)  # a different checkpoint, same path

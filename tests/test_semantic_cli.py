@@ -115,10 +115,13 @@ def test_registered_with_shipped_weights_and_lazy_torch() -> None:
 def test_weights_option_selects_the_shapes_file() -> None:
     import torch
 
-    spec = load().colorizers.get("semantic")
-    default = spec.weights.locate()
-    photos = spec.factory(device=torch.device("cpu"), checkpoint=default)
-    shapes = spec.factory(device=torch.device("cpu"), checkpoint=default, weights="shapes")
+    from colorbench.models.factory import create_colorizer, resolve_checkpoint
+
+    regs = load()
+    spec = regs.colorizers.get("semantic")
+    assert resolve_checkpoint(spec, options={"weights": "shapes"}).path.name == "semantic_tiny_shapes.pt"
+    photos = create_colorizer(regs, "semantic", device=torch.device("cpu"))
+    shapes = create_colorizer(regs, "semantic", device=torch.device("cpu"), options={"weights": "shapes"})
     assert photos.labeler is not None and photos.n_classes == 8
     assert shapes.labeler is None and shapes.classes[1] == "disc"
 

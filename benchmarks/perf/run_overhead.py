@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from colorbench.evaluation.runner import RunConfig, Runner
 from colorbench.evaluation.images import list_image_files, load_rgb
+from colorbench.evaluation.runner import RunConfig, Runner
 from colorbench.plugin import manager as plugins
 from colorbench.reporting import Reporter
 

@@ -34,17 +34,14 @@ def colorize_command(
     from colorbench.device import resolve_device
     from colorbench.errors import ColorbenchError
     from colorbench.evaluation.images import is_image_file, list_image_files, load_rgb, save_png
-    from colorbench.models.checkpoints import resolve_checkpoint
+    from colorbench.models.factory import create_colorizer, resolve_checkpoint
     from colorbench.models.inference import colorize_rgb
     from colorbench.plugin.options import resolve_options, with_defaults
 
     regs = registries()
     spec = regs.colorizers.get(model)
-    ckpt = resolve_checkpoint(checkpoint) if checkpoint else None
-    if ckpt is None and spec.needs_weights:
-        ckpt = spec.weights.locate() if spec.weights else None
-        if ckpt is None:
-            raise ColorbenchError(f"colorizer {spec.name!r} needs weights: pass --checkpoint PATH")
+    given = resolve_options(set_, [spec])[spec.name]
+    ckpt = resolve_checkpoint(spec, checkpoint, with_defaults(spec, given))
     files: list[tuple[str, Path]] = []
     for item in inputs:
         if item.is_dir():
@@ -57,16 +54,16 @@ def colorize_command(
     if not files:
         raise ColorbenchError("no images found in the inputs")
     dev = resolve_device(device)
-    opts = with_defaults(spec, resolve_options(set_, [spec])[spec.name])
-    colorizer = spec.factory(device=dev, checkpoint=ckpt, **opts)
-    if save_maps and not callable(getattr(colorizer, "save_maps", None)):
-        raise ColorbenchError(f"--save-maps: colorizer {spec.name!r} has no maps to save (no save_maps hook)")
+    colorizer = create_colorizer(regs, spec.name, ckpt, dev, given)
+    if save_maps and not spec.saves_maps:
+        raise ColorbenchError(f"--save-maps: colorizer {spec.name!r} has no maps to save (its spec does not declare saves_maps)")
     failed = 0
     for image_id, path in files:
         try:
             rgb = load_rgb(path)
             with torch.inference_mode():
-                result = colorize_rgb(colorizer, rgb, size=size, device=dev, image_id=image_id)
+                result = colorize_rgb(colorizer, rgb, size=size, device=dev, image_id=image_id,
+                                      with_info=spec.provides_info)
             save_png(result, out / f"{image_id}.png")
             if save_maps:
                 colorizer.save_maps(out / "maps")

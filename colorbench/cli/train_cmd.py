@@ -40,6 +40,7 @@ def train_command(
     from colorbench.device import resolve_device
     from colorbench.errors import ColorbenchError
     from colorbench.evaluation.selection import resolve_datasets
+    from colorbench.models.factory import resolve_checkpoint
     from colorbench.plugin.options import with_defaults
     from colorbench.reporting import Reporter
     from colorbench.training import TrainContext, resolve_train_config
@@ -53,8 +54,11 @@ def train_command(
     out_dir = out or Path("runs") / f"train-{spec.name}"
     if (out_dir / "checkpoint.pt").exists() and not resume:
         raise ColorbenchError(f"{out_dir} already holds a checkpoint; pass --resume to continue or choose another --out")
-    if resume and not (out_dir / "checkpoint.pt").exists():
-        raise ColorbenchError(f"--resume: no checkpoint.pt in {out_dir} to resume from")
+    if resume:  # the factory's resolution: the same file `run --checkpoint MODEL=OUT` loads
+        try:
+            resolve_checkpoint(spec, out_dir)
+        except ColorbenchError:
+            raise ColorbenchError(f"--resume: no checkpoint.pt in {out_dir} to resume from") from None
     (ds,) = resolve_datasets(regs, [dataset])
     opts = with_defaults(ds.spec, {})
     train_ds = ds.build(split=split, data_root=data_root, options=opts)

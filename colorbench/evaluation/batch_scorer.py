@@ -33,7 +33,7 @@ class BatchScorer:
                  ids: list[str]) -> tuple[torch.Tensor, dict[str, Any]]:
         info: dict[str, Any] = {}
         with torch.inference_mode(), autocast(self.device):
-            if hasattr(colorizer, "colorize_with_info"):
+            if spec.provides_info:
                 ab, info = colorizer.colorize_with_info(L, ids)
             else:
                 ab = colorizer.colorize(L)

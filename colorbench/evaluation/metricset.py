@@ -17,6 +17,8 @@ def one_line(exc: BaseException) -> str:
 
 
 class MetricSet:
+    """Per-image metric functions built once; distribution accumulators built per pair."""
+
     def __init__(self, specs: Sequence[MetricSpec], device: Any = "cpu",
                  options: Mapping[str, Mapping[str, Any]] | None = None):
         """``options``: metric id -> options given on the command line (``--metric-set``);
@@ -47,12 +49,15 @@ class MetricSet:
             self._fns[spec.name] = spec.build(device=self.device, **self.options[spec.name])
         return self._fns[spec.name]
 
+    def _spec(self, mid: str) -> MetricSpec:
+        return next(s for s in self.specs if s.name == mid)
+
     def accumulators(self) -> dict[str, Any]:
         return {s.name: s.build(device=self.device, **self.options[s.name]) for s in self.distribution}
 
-    @staticmethod
-    def finish(accumulators: Mapping[str, Any], entry: dict[str, Any], warn: Any) -> list[str]:
-        """Store each accumulator's ``compute()`` in ``entry`` (and its optional ``info()``
+    def finish(self, accumulators: Mapping[str, Any], entry: dict[str, Any], warn: Any) -> list[str]:
+        """Store each accumulator's ``compute()`` in ``entry`` (and, for specs that declare
+        ``provides_info``, its ``info()``
         dict as ``<id>_info``, e.g. the feature extractor used); ``info()["warnings"]`` lines
         go to ``warn``. Returns one error line per metric that failed."""
         errors = []
@@ -62,7 +67,7 @@ class MetricSet:
             except Exception as exc:
                 errors.append(f"metric {mid} failed: {one_line(exc)}")
                 continue
-            info = acc.info() if callable(getattr(acc, "info", None)) else None
+            info = acc.info() if self._spec(mid).provides_info else None
             if info:
                 entry[f"{mid}_info"] = info
                 for line in info.get("warnings", []):

@@ -17,7 +17,7 @@ import torch
 
 from colorbench import results
 from colorbench.device import device_name, resolve_device
-from colorbench.errors import ColorbenchError, WeightsUnavailableError
+from colorbench.errors import ColorbenchError
 from colorbench.evaluation.batch_scorer import BatchScorer
 from colorbench.evaluation.config import (
     Protocol,
@@ -34,7 +34,7 @@ from colorbench.evaluation.selection import (
     resolve_models,
     unavailable_note,
 )
-from colorbench.models.checkpoints import resolve_checkpoint, sha256
+from colorbench.models.factory import ResolvedCheckpoint, create_colorizer, resolve_checkpoint
 from colorbench.plugin.manager import Registries
 from colorbench.plugin.options import parse_checkpoints, resolve_options, with_defaults
 from colorbench.plugin.specs import ColorizerSpec, Dataset
@@ -47,6 +47,12 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def capabilities(spec: ColorizerSpec) -> dict[str, Any]:
+    """What run.json records of a colorizer's declared capabilities (leaderboards read it)."""
+    return {"plugin": spec.plugin, "variant_of": spec.variant_of, "provides_info": spec.provides_info,
+            "composite": spec.composite, "trainable": spec.trainable}
 
 
 def _digest(obj: Any) -> str:
@@ -76,6 +82,7 @@ class Runner:
         self.per_image_ids = self.metric_set.per_image_ids
         self.dist_ids = self.metric_set.distribution_ids
         self._colorizers: dict[str, Any] = {}
+        self.resolved: dict[str, ResolvedCheckpoint] = {}  # model -> its checkpoint, once resolved
         self._selected: set[tuple[str, str, str]] = set()  # keys this invocation covers
         self._pairs_run: list[str] = []
 
@@ -84,29 +91,10 @@ class Runner:
         name = self.cfg.name or datetime.now().strftime("%Y%m%d-%H%M%S")
         return Path(self.cfg.out) / name
 
-    def _checkpoint_for(self, spec: ColorizerSpec) -> tuple[Path | None, str | None]:
-        if spec.name in self.checkpoints:
-            path = resolve_checkpoint(self.checkpoints[spec.name])
-            return path, sha256(path)
-        if spec.needs_weights:
-            if spec.weights is None or spec.weights.locate() is None:
-                where = f"; expected {spec.weights.file}" if spec.weights else ""
-                raise WeightsUnavailableError(
-                    f"colorizer {spec.name!r} needs weights and none are shipped or cached{where}; "
-                    f"train them with 'colorbench train {spec.name}' or pass --checkpoint {spec.name}=PATH"
-                )
-            path = spec.weights.locate()
-            assert path is not None
-            return path, sha256(path)
-        return None, None
-
-    def _colorizer(self, spec: ColorizerSpec, checkpoint: Path | None) -> Any:
+    def _colorizer(self, spec: ColorizerSpec, checkpoint: ResolvedCheckpoint) -> Any:
         if spec.name not in self._colorizers:
-            opts = with_defaults(spec, self.options.get(spec.name, {}))
-            model = spec.factory(device=self.device, checkpoint=checkpoint, **opts)
-            if not callable(getattr(model, "colorize", None)):
-                raise ColorbenchError(f"colorizer {spec.name!r}: factory returned {type(model).__name__}, which has no colorize(L) method")
-            self._colorizers[spec.name] = model
+            self._colorizers[spec.name] = create_colorizer(
+                self.regs, spec.name, checkpoint, self.device, self.options.get(spec.name, {}))
         return self._colorizers[spec.name]
 
     # -------------------------------------------------------------------- run
@@ -152,6 +140,7 @@ class Runner:
             "device_name": device_name(self.device),
             "plugins": {p.name: {"version": p.version, "error": p.error} for p in self.regs.plugins},
             "checkpoints": {},
+            "colorizers": {m.name: capabilities(m) for m in self.models},
             "pairs": pairs,
             "errors": self.errors,
             "started": now(),
@@ -205,12 +194,15 @@ class Runner:
         cfg = self.cfg
         key = f"{ds_name}/{spec.name}"
         try:
-            checkpoint, digest = self._checkpoint_for(spec)
+            checkpoint = resolve_checkpoint(spec, self.checkpoints.get(spec.name),
+                                            with_defaults(spec, self.options.get(spec.name, {})))
+            digest = checkpoint.sha256
+            self.resolved[spec.name] = checkpoint
         except ColorbenchError as exc:
             self._fail(f"{key}: {exc}")
             return
         if digest:
-            manifest["checkpoints"][spec.name] = {"path": str(checkpoint), "sha256": digest}
+            manifest["checkpoints"][spec.name] = checkpoint.record()
         fingerprint = _digest({
             "dataset": ds_fingerprint, "split": proto.split, "size": proto.size, "resize": proto.resize,
             "seed": cfg.seed, "model": spec.name, "options": self.options.get(spec.name, {}),
@@ -258,5 +250,5 @@ class Runner:
                 advance(len(items))
         elapsed = time.perf_counter() - t0
         entry["images_per_s"] = processed / elapsed if elapsed > 0 else None
-        for line in MetricSet.finish(accumulators, entry, self.report.warn):
+        for line in self.metric_set.finish(accumulators, entry, self.report.warn):
             self._fail(f"{key}: {line}")

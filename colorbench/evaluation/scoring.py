@@ -129,7 +129,7 @@ def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir:
     writer.close()
     elapsed = time.perf_counter() - t0
     pair_extra = {"images_per_s": len(found.pairs) / elapsed if elapsed > 0 else None}
-    for line in MetricSet.finish(accumulators, pair_extra, reporter.warn):
+    for line in mset.finish(accumulators, pair_extra, reporter.warn):
         reporter.error(line)
     meta = mset.metadata()
     _, rows = results.read_rows(out_dir / "per_image.csv")

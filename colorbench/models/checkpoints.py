@@ -1,16 +1,13 @@
-"""Checkpoint and weights files: hashing, locating, safe loading."""
+"""Checkpoint files: hashing, the file a path names, safe loading and atomic saving."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from colorbench.errors import ColorbenchError
-
-if TYPE_CHECKING:
-    from colorbench.plugin.specs import Weights
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -23,8 +20,9 @@ def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """Accept a checkpoint file or a ``colorbench train --out`` directory."""
+def checkpoint_file(path: str | Path) -> Path:
+    """The checkpoint file a path names: the file itself, or ``checkpoint.pt`` inside a
+    ``colorbench train --out`` directory. The only place that maps a path to a file."""
     p = Path(path).expanduser()
     if p.is_dir():
         p = p / CHECKPOINT_NAME
@@ -37,10 +35,12 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:
-    """torch.load with weights_only=True: tensors and plain containers only, never pickled code."""
+    """torch.load with weights_only=True: tensors and plain containers only, never pickled
+    code. Every state dict colorbench reads (its own checkpoints and third-party weights
+    alike) comes through here."""
     import torch
 
-    p = resolve_checkpoint(path)
+    p = checkpoint_file(path)
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:
@@ -66,25 +66,6 @@ def torch_hub_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch"
     )
     return Path(home) / "hub" / "checkpoints"
-
-
-def find_weights(weights: Weights) -> Path | None:
-    """The shipped file, or the file in the torch hub cache; None when neither exists."""
-    for candidate in (weights.path, torch_hub_dir() / weights.file):
-        if candidate is not None and Path(candidate).is_file():
-            return Path(candidate)
-    return None
-
-
-def verified(weights: Weights, path: Path) -> Path:
-    """Check the sha256 of a weights file; raise one clear line when it differs."""
-    digest = sha256(path)
-    if weights.sha256 and digest != weights.sha256:
-        raise ColorbenchError(
-            f"weights {weights.name}: {path} has sha256 {digest[:12]}…, expected "
-            f"{weights.sha256[:12]}…; delete the file and download it again"
-        )
-    return path
 
 
 def export_cli(export: Any, usage: str, argv: list[str] | None = None) -> None:

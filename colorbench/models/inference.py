@@ -12,13 +12,14 @@ from colorbench.evaluation.protocol import lightness, resize, to_tensor
 
 
 def colorize_rgb(colorizer: Any, rgb: np.ndarray, size: int = 256, device: Any = "cpu",
-                 image_id: str = "") -> np.ndarray:
+                 image_id: str = "", with_info: bool = False) -> np.ndarray:
     """The photo's own L* at full resolution + a*b* predicted at ``size`` x ``size`` and
     upsampled bilinearly (``size=0``: predict at native size). Returns RGB uint8.
-    ``image_id`` reaches ``colorize_with_info(L, ids)`` when the colorizer has it."""
+    ``with_info``: the colorizer declares ``provides_info``, so ``image_id`` reaches its
+    ``colorize_with_info(L, ids)``."""
     L_full = lightness(to_tensor(rgb)).unsqueeze(0).to(device)
     L_in = L_full if size == 0 else lightness(to_tensor(resize(rgb, size, "stretch"))).unsqueeze(0).to(device)
-    if hasattr(colorizer, "colorize_with_info"):
+    if with_info:
         ab = colorizer.colorize_with_info(L_in, [image_id])[0].float()
     else:
         ab = colorizer.colorize(L_in).float()

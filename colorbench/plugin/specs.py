@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from colorbench.errors import ColorbenchError
+from colorbench.models.weights import Weights
+
+WEIGHTS_OPTION = "weights"  # the option that picks one of a colorizer's weight_tags
 
 OptionType = type[bool] | type[int] | type[float] | type[str]
 _TRUE = {"1", "true", "yes", "on"}
@@ -78,25 +80,6 @@ class Dataset(Protocol):
     def load(self, index: int) -> Sample: ...
 
 
-@dataclass(frozen=True)
-class Weights:
-    """Pretrained weights described as data (timm/torchvision style)."""
-
-    name: str
-    file: str  # file name inside the package or the cache
-    sha256: str
-    url: str | None = None
-    licence: str = ""
-    training: str = ""  # the command and data that produced them
-    path: Path | None = None  # shipped inside a package: the absolute path
-
-    def locate(self) -> Path | None:
-        """The shipped or cached file if it exists, else None."""
-        from colorbench.models.checkpoints import find_weights
-
-        return find_weights(self)
-
-
 @dataclass
 class _Spec:
     name: str
@@ -120,17 +103,38 @@ class ColorizerSpec(_Spec):
     configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     default_config: str | None = None
     extra_columns: tuple[str, ...] = ()  # per-image columns the colorizer reports
+    # Capabilities, declared (the engine never probes with hasattr):
+    provides_info: bool = False  # has colorize_with_info(L, ids) -> (ab, {column: values}); implied by extra_columns
+    saves_maps: bool = False  # has save_maps(directory) -> paths (colorize --save-maps)
+    variant_of: str | None = None  # the colorizer this one refines (leaderboards pair them)
+    composite: bool = False  # builds other registered plugins: its factory also gets registries=
+    # Alternative shipped weights picked by the ``weights`` option (timm's pretrained tags).
+    weight_tags: Mapping[str, Weights] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not callable(self.factory):
             raise TypeError(f"ColorizerSpec {self.name!r}: factory must be callable")
+        if self.extra_columns:  # the columns come from colorize_with_info: declaring them declares it
+            self.provides_info = True
+        if self.weight_tags and self.option(WEIGHTS_OPTION) is None:
+            raise TypeError(f"ColorizerSpec {self.name!r}: weight_tags need a {WEIGHTS_OPTION!r} option")
 
     @property
     def trainable(self) -> bool:
         return self.train is not None
 
-    def weights_available(self) -> bool:
-        return not self.needs_weights or (self.weights is not None and self.weights.locate() is not None)
+    def declared_weights(self, options: Mapping[str, Any] | None = None) -> Weights | None:
+        """The weights a build with ``options`` loads: the ``weights`` option's tag, else the default."""
+        tag = (options or {}).get(WEIGHTS_OPTION)
+        if tag is None and self.weight_tags:
+            opt = self.option(WEIGHTS_OPTION)
+            tag = opt.default if opt else None
+        return self.weight_tags.get(tag, self.weights) if tag is not None else self.weights
+
+    def weights_available(self, options: Mapping[str, Any] | None = None) -> bool:
+        """True when nothing is needed or the declared file is shipped or cached (unverified)."""
+        weights = self.declared_weights(options)
+        return not self.needs_weights or (weights is not None and weights.locate() is not None)
 
 
 @dataclass
@@ -183,6 +187,8 @@ class MetricSpec(_Spec):
     # Leaderboards show |dataset mean| (signed differences such as delta_colorfulness,
     # where 0 is best); per_image.csv and summary.csv keep the signed values.
     leaderboard_abs: bool = False
+    # The accumulator (distribution kind) has info() -> dict stored beside its value in run.json.
+    provides_info: bool = False
 
     def __post_init__(self) -> None:
         if (self.fn is None) == (self.factory is None):

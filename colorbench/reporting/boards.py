@@ -97,6 +97,7 @@ def load_boards(run_dirs: list[Path]) -> list[Board]:
                 ck = manifest.get("checkpoints", {}).get(row["model"])
                 entry["checkpoint"] = (ck or {}).get("sha256", "")
                 entry["weights"] = _weights_label(ck)
+                entry["_variant_of"] = manifest.get("colorizers", {}).get(row["model"], {}).get("variant_of")
                 pair = per_image.get((ds, row["model"]), {"values": {}, "extras": {}})
                 entry["_values"], entry["_extras"] = pair["values"], pair["extras"]
                 board.rows.append(entry)

@@ -69,8 +69,8 @@ def _md_table(head: list[str], rows: list[list[str]], align: str) -> list[str]:
 
 def breakdowns(board: Board) -> list[str]:
     """Markdown sections for what a model reports per image (extra columns, e.g. the
-    router's chosen member) and for variants named ``<model>-<suffix>`` of a model on the
-    same board (e.g. ccc-harmonized vs ccc): the variant's paired difference per metric."""
+    router's chosen member) and for each colorizer whose spec declares ``variant_of`` a
+    model on the same board (e.g. ccc-harmonized of ccc): its paired difference per metric."""
     cols = [m for m in metric_columns(board) if board.metrics[m].get("kind") != "distribution"]
     lead = cols[0] if cols else None
     lines: list[str] = []
@@ -89,8 +89,8 @@ def breakdowns(board: Board) -> list[str]:
             lines += ["", f"### {_md(r['model'])}: {_md(col)} per image", "", *_md_table(head, rows, "l" + "r" * (len(head) - 1))]
     by_name = {r["model"]: r for r in board.rows}
     for r in board.rows:
-        base = next((b for b in by_name if b != r["model"] and r["model"].startswith(f"{b}-")), None)
-        if base is None:
+        base = r.get("_variant_of")
+        if base is None or base not in by_name:
             continue
         b = by_name[base]
         rows = []

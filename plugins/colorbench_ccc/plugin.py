@@ -61,46 +61,26 @@ HARMONIZE = (
 )
 
 
-def _checkpoint(checkpoint: Any) -> Any:
-    if checkpoint is not None:
-        return checkpoint
-    from colorbench.errors import WeightsUnavailableError
-    from colorbench.models.checkpoints import verified
-
-    path = WEIGHTS.locate()
-    if path is None:
-        raise WeightsUnavailableError(
-            f"ccc: no weights (expected {WEIGHTS.file} in the plugin or the torch hub cache); "
-            "train with 'colorbench train ccc' and pass --checkpoint ccc=DIR")
-    return verified(WEIGHTS, path)
-
-
 def _build(device: Any = "cpu", checkpoint: Any = None, decode: str = "argmax",
            temperature: float = 0.38, **_: Any) -> Any:
+    """``checkpoint``: resolved and verified by the core factory."""
     from colorbench_ccc.model import load_colorizer
 
-    return load_colorizer(_checkpoint(checkpoint), device, decode=decode, temperature=temperature)
-
-
-def build_segmenter(name: str, device: Any = "cpu", **given: Any) -> Any:
-    """A registered segmenter; ``given`` options are passed when it declares them."""
-    from colorbench.plugin import manager as plugins
-
-    spec = plugins.load().segmenters.get(name)
-    opts = {o.name: o.default for o in spec.options}
-    opts.update({k: v for k, v in given.items() if spec.option(k) is not None and v not in (None, "")})
-    return spec.factory(device=device, **opts)
+    return load_colorizer(checkpoint, device, decode=decode, temperature=temperature)
 
 
 def _build_harmonized(device: Any = "cpu", checkpoint: Any = None, decode: str = "argmax",
                       temperature: float = 0.38, segmenter: str = "slic", delta_a: float = 8.0,
                       delta_b: float = 8.0, sam_checkpoint: str = "", sam_model_type: str = "vit_b",
-                      **_: Any) -> Any:
+                      registries: Any = None, **_: Any) -> Any:
+    """ccc plus Algorithm 1; the segmenter is built from ``registries`` by the core factory."""
+    from colorbench.models.factory import create_segmenter
     from colorbench_ccc.harmonize import Harmonizer
     from colorbench_ccc.model import load_colorizer
 
-    seg = build_segmenter(segmenter, device, checkpoint=sam_checkpoint, model_type=sam_model_type)
-    return load_colorizer(_checkpoint(checkpoint), device, decode=decode, temperature=temperature,
+    seg = create_segmenter(registries, segmenter, device,
+                           {"checkpoint": sam_checkpoint, "model_type": sam_model_type})
+    return load_colorizer(checkpoint, device, decode=decode, temperature=temperature,
                           harmonizer=Harmonizer(seg, delta_a, delta_b))
 
 
@@ -120,4 +100,5 @@ def register_colorizers(register: Any) -> None:
     register(ColorizerSpec(
         name="ccc-harmonized", factory=_build_harmonized, options=DECODE + HARMONIZE,
         description="CCC++ with object-selective colour harmonization (Algorithm 1; --set segmenter=slic|sam)",
+        variant_of="ccc", composite=True,
         **common))

@@ -60,18 +60,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None,
            dropout_at_inference: bool = False, inference_size: int = -1, **_: Any) -> Any:
+    """``checkpoint``: resolved and verified by the core factory."""
     import torch
 
-    from colorbench.errors import ColorbenchError
-    from colorbench.models.checkpoints import verified
     from colorbench_gan.colorizer import GanColorizer, load_generator
 
-    if checkpoint is None:
-        located = WEIGHTS.locate()
-        if located is None:
-            raise ColorbenchError(f"gan: no weights; expected {WEIGHTS.file} in {HERE} — train with "
-                                  "'colorbench train gan' and pass --checkpoint gan=OUT")
-        checkpoint = verified(WEIGHTS, located)
     device = torch.device(device)
     net, cfg = load_generator(checkpoint, device)
     size = int(cfg.get("size", 0)) if inference_size < 0 else inference_size

@@ -65,12 +65,12 @@ def register_metrics(register: Any) -> None:
         description="true activation ratio: 100 · share of pixels whose pred class equals the gt class (eq. 21)",
         **common))
     register(MetricSpec(
-        name="cnr_union", factory=_union("cnr"), kind="distribution", display_name="CNR∪",
+        name="cnr_union", factory=_union("cnr"), kind="distribution", provides_info=True, display_name="CNR∪",
         range=(0.0, float("inf")),
         description="CNR over the whole set: distinct classes in all predictions / in all ground truths",
         **common))
     register(MetricSpec(
-        name="ccar_union", factory=_union("ccar"), kind="distribution", display_name="CCAR∪",
+        name="ccar_union", factory=_union("ccar"), kind="distribution", provides_info=True, display_name="CCAR∪",
         range=(0.0, 100.0),
         description="CCAR over the whole set: 100 · distinct classes in all predictions / N_class",
         **common))

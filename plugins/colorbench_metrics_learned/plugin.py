@@ -63,13 +63,13 @@ def register_metrics(register: Any) -> None:
     fid_note = ("torch-fidelity inception-v3-compat (TF 2015-12-05 weights), pool3 2048-d, "
                 "uint8 input resized to 299 TF1-style bilinear; per (dataset, model) set")
     register(MetricSpec(
-        name="fid", factory=_fidelity_factory("fid"), kind="distribution", display_name="FID",
+        name="fid", factory=_fidelity_factory("fid"), kind="distribution", provides_info=True, display_name="FID",
         higher_is_better=False, range=(0.0, float("inf")), check_available=_check("INCEPTION"),
         description=f"Fréchet Inception Distance, predictions vs ground truths; {fid_note}",
         citation="Heusel et al. 2017 (NeurIPS); torch-fidelity (Obukhov et al.)",
     ))
     register(MetricSpec(
-        name="kid", factory=_fidelity_factory("kid"), kind="distribution", display_name="KID",
+        name="kid", factory=_fidelity_factory("kid"), kind="distribution", provides_info=True, display_name="KID",
         higher_is_better=False, range=(float("-inf"), float("inf")), check_available=_check("INCEPTION"),
         description=f"Kernel Inception Distance (mean over 100 subsets of min(1000, n)); {fid_note}",
         citation="Bińkowski et al. 2018 (ICLR); torch-fidelity (Obukhov et al.)",

@@ -52,18 +52,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None, profile: int = -1,
            inference_size: int = -1, **_: Any) -> Any:
+    """``checkpoint``: resolved and verified by the core factory."""
     import torch
 
-    from colorbench.errors import ColorbenchError
-    from colorbench.models.checkpoints import verified
     from colorbench_profile.colorizer import ProfileColorizer, load_parts
 
-    if checkpoint is None:
-        located = WEIGHTS.locate()
-        if located is None:
-            raise ColorbenchError(f"profile: no weights; expected {WEIGHTS.file} in {HERE} — train with "
-                                  "'colorbench train profile' and pass --checkpoint profile=OUT")
-        checkpoint = verified(WEIGHTS, located)
     predictor, colorizers, profiles, cfg = load_parts(checkpoint)
     size = int(cfg.get("size", 0)) if inference_size < 0 else inference_size
     return ProfileColorizer(predictor, colorizers, profiles, torch.device(device), size=size, profile=profile)
@@ -93,4 +86,5 @@ def register_colorizers(register: Any) -> None:
         configs=CONFIGS,
         default_config="paper",
         extra_columns=("profile",),
+        provides_info=True,
     ))

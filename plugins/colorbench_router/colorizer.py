@@ -16,12 +16,7 @@ from typing import Any
 import torch
 
 from colorbench.errors import ColorbenchError
-from colorbench.models.checkpoints import (
-    load_checkpoint,
-    resolve_checkpoint,
-    save_checkpoint,
-    sha256,
-)
+from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
 from colorbench_router.model import build_classifier, classifier_input
 
 
@@ -46,35 +41,27 @@ class RouterColorizer:
         self._warn = reporter.warn if reporter is not None else (lambda m: print(f"warning: {m}", file=sys.stderr))
 
     # ---------------------------------------------------------------- members
-    def _registries(self) -> Any:
-        if self._regs is None:
-            from colorbench.plugin import manager as plugins
-
-            self._regs = plugins.load()
-        return self._regs
-
     def member(self, name: str) -> Any:
+        """The pool member ``name``, built once through the core factory (its checkpoint
+        and options as recorded at training; its own verified default weights when none)."""
         if name not in self._members:
-            from colorbench.plugin.options import with_defaults
+            from colorbench.models.factory import (
+                build_options,
+                create_colorizer,
+                resolve_checkpoint,
+            )
 
-            spec = self._registries().colorizers.get(name)
+            if self._regs is None:
+                raise ColorbenchError("router: members are built from the registries the factory passes "
+                                      "(create it with colorbench.models.factory.create_colorizer)")
+            spec = self._regs.colorizers.get(name)
             info = self.members_info.get(name, {})
-            stored = info.get("checkpoint")
-            if stored:
-                path: Path | None = resolve_checkpoint(stored)
-            elif spec.needs_weights:
-                path = spec.weights.locate() if spec.weights else None
-                if path is None:
-                    raise ColorbenchError(f"router member {name!r}: its default weights are not available "
-                                          f"({spec.weights.file if spec.weights else 'none declared'})")
-            else:
-                path = None
-            if path is not None and info.get("sha256") and sha256(path) != info["sha256"]:
-                self._warn(f"router member {name!r}: weights {path} differ from those the router was "
-                           "trained with (routing may be off)")
-            opts = with_defaults(spec, dict(info.get("options") or {}))
-            model = spec.factory(device=self.device, checkpoint=path, **opts)
-            self._members[name] = model
+            options = build_options(spec, dict(info.get("options") or {}))
+            resolved = resolve_checkpoint(spec, info.get("checkpoint") or None, options)
+            if info.get("sha256") and resolved.sha256 != info["sha256"]:
+                self._warn(f"router member {name!r}: weights {resolved.path} differ from those the router "
+                           "was trained with (routing may be off)")
+            self._members[name] = create_colorizer(self._regs, name, resolved, self.device, options)
         return self._members[name]
 
     # --------------------------------------------------------------- predict
@@ -91,7 +78,7 @@ class RouterColorizer:
             rows = (choice == k).nonzero().flatten()
             model = self.member(self.pool[k])
             sub = L[rows.to(L.device)]
-            if hasattr(model, "colorize_with_info"):
+            if self._regs.colorizers.get(self.pool[k]).provides_info:
                 out, _ = model.colorize_with_info(sub, [ids[i] for i in rows.tolist()] if ids else
                                                   [str(i) for i in rows.tolist()])
             else:

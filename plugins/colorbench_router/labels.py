@@ -62,12 +62,13 @@ def run_pool(ctx: Any, pool: list[str], cfg: dict[str, Any]) -> tuple[PoolScores
     """Run the pool through ``colorbench.evaluation.runner.Runner`` on the training dataset; return the
     score table and what each member ran with (checkpoint path + sha256, options)."""
     from colorbench.evaluation.runner import RunConfig, Runner
-    from colorbench.plugin import manager as plugins
-
     if not ctx.dataset_name:
         raise ColorbenchError("router: labelling runs the pool with the run engine, which needs the "
                               "dataset's name (TrainContext.dataset_name); use 'colorbench train router'")
-    regs = ctx.registries or plugins.load()
+    if ctx.registries is None:
+        raise ColorbenchError("router: labelling builds the pool from the registries the training command "
+                              "passes (TrainContext.registries); use 'colorbench train router'")
+    regs = ctx.registries
     metric = str(cfg["label_metric"])
     higher = regs.metrics.get(metric).higher_is_better
     checkpoints = parse_pairs(cfg.get("member_checkpoints"), "member_checkpoints")
@@ -89,11 +90,11 @@ def run_pool(ctx: Any, pool: list[str], cfg: dict[str, Any]) -> tuple[PoolScores
     ds_name = runner.datasets[0].name
     members: dict[str, Any] = {}
     for spec in runner.models:
-        path, digest = runner._checkpoint_for(spec)
+        resolved = runner.resolved[spec.name]
         members[spec.name] = {
             # None: the member's own default weights (located again at inference)
-            "checkpoint": str(path.resolve()) if spec.name in runner.checkpoints and path else None,
-            "sha256": digest,
+            "checkpoint": str(resolved.path.resolve()) if resolved.source == "argument" and resolved.path else None,
+            "sha256": resolved.sha256,
             "options": dict(runner.options.get(spec.name, {})),
         }
     pool = [s.name for s in runner.models]  # canonical names

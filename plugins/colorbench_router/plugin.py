@@ -58,22 +58,15 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-def _build(device: Any = "cpu", checkpoint: Path | str | None = None, **_: Any) -> Any:
+def _build(device: Any = "cpu", checkpoint: Path | str | None = None, registries: Any = None, **_: Any) -> Any:
+    """``checkpoint``: resolved and verified by the core factory; members come from ``registries``."""
     import torch
 
-    from colorbench.errors import ColorbenchError
-    from colorbench.models.checkpoints import verified
     from colorbench_router.colorizer import RouterColorizer, load_router
 
-    if checkpoint is None:
-        located = WEIGHTS.locate()
-        if located is None:
-            raise ColorbenchError(f"router: no weights; expected {WEIGHTS.file} in {HERE} — train with "
-                                  "'colorbench train router --set pool=ccc,gan' and pass --checkpoint router=OUT")
-        checkpoint = verified(WEIGHTS, located)
     device = torch.device(device)
     net, state = load_router(checkpoint, device)
-    return RouterColorizer(net, state, device)
+    return RouterColorizer(net, state, device, registries=registries)
 
 
 def _train(ctx: Any) -> None:
@@ -94,4 +87,6 @@ def register_colorizers(register: Any) -> None:
         configs=CONFIGS,
         default_config="paper",
         extra_columns=("member",),
+        provides_info=True,
+        composite=True,
     ))

@@ -78,23 +78,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None, semantic_maps: str = "",
-           maps: str = "predicted", inference_size: int = -1, weights: str = "photos",
-           chroma_gain: float = 1.0, **_: Any) -> Any:
+           maps: str = "predicted", inference_size: int = -1, chroma_gain: float = 1.0, **_: Any) -> Any:
+    """``checkpoint``: resolved and verified by the core factory (the ``weights`` option picks
+    the shipped file: the spec's weight_tags)."""
     import torch
 
-    from colorbench.errors import ColorbenchError
-    from colorbench.models.checkpoints import verified
     from colorbench_semantic.colorizer import SemanticColorizer, load_networks
 
-    if weights == "shapes" and (checkpoint is None or Path(checkpoint).resolve() == WEIGHTS.path):
-        checkpoint = None  # the harness resolved the default (photos) weights: use the shapes file
-    if checkpoint is None:
-        w = SHAPES_WEIGHTS if weights == "shapes" else WEIGHTS
-        located = w.locate()
-        if located is None:
-            raise ColorbenchError(f"semantic: no weights; expected {w.file} in {HERE} — train with "
-                                  "'colorbench train semantic' and pass --checkpoint semantic=OUT")
-        checkpoint = verified(w, located)
     device = torch.device(device)
     nets = load_networks(checkpoint, device)
     size = int(nets["config"].get("size", 0)) if inference_size < 0 else inference_size
@@ -134,4 +124,7 @@ def register_colorizers(register: Any) -> None:
         configs=CONFIGS,
         default_config="paper",
         extra_columns=("semantic_map",),
+        provides_info=True,
+        saves_maps=True,
+        weight_tags={"photos": WEIGHTS, "shapes": SHAPES_WEIGHTS},
     ))
