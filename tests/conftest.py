@@ -2,8 +2,9 @@
 a controlled set of plugins, and helpers that write fixture images.
 
 Tests of the harness never depend on what else happens to be installed: ``regs_with`` and
-``cli`` load the three built-in plugins explicitly (entry points off) plus whatever test
-plugins a test passes. Only the contract tests read the installed entry points on purpose.
+``cli`` load the three built-in plugins explicitly (entry points off; passed as built-in, so
+they keep their names against test plugins) plus whatever test plugins a test passes. Only
+the contract tests read the installed entry points on purpose.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def load_regs(extra: Iterable[tuple[str, Any]] = (), builtins: bool = True,
               disabled: Iterable[str] = ()) -> plugins.Registries:
     """Registries from the built-in plugin modules (no entry points) plus ``extra``."""
     base = BUILTIN_PLUGINS if builtins else []
-    return plugins.load(disabled=disabled, extra_plugins=[*base, *extra], entry_points=False)
+    return plugins.load(disabled=disabled, builtin_plugins=base, extra_plugins=extra, entry_points=False)
 
 
 @pytest.fixture
@@ -102,8 +103,8 @@ class CLI:
         real_load = plugins.load
 
         def load(disabled: Iterable[str] = (), extra_plugins: Iterable[tuple[str, Any]] = (),
-                 entry_points: bool = True) -> plugins.Registries:
-            return real_load(disabled=disabled, extra_plugins=[*BUILTIN_PLUGINS, *self.extra],
+                 entry_points: bool = True, builtin_plugins: Iterable[tuple[str, Any]] = ()) -> plugins.Registries:
+            return real_load(disabled=disabled, builtin_plugins=BUILTIN_PLUGINS, extra_plugins=self.extra,
                              entry_points=False)
 
         monkeypatch.setattr(plugins, "load", load)

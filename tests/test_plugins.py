@@ -1,5 +1,6 @@
-"""Plugin manager and registries: duplicates, unknown names, broken plugins, check_pending,
-disabling plugins by name."""
+"""Plugin manager and registries: duplicates (built-ins first, refused entries), unknown
+names, broken plugins (all-or-nothing), check_pending, disabling plugins by name, and how
+the CLI shows refusals (list plugins, run/score --strict)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,40 @@ class WrongSpecType:
     @hookimpl
     def register_metrics(self, register):
         register(DatasetSpec(name="oops", factory=dict))
+
+
+GRAY_REFUSED = "colorizer 'gray' of plugin '{plugin}' refused: the name belongs to built-in plugin 'gray'"
+
+
+class Evil:
+    """A third-party plugin: one entry clashes with the built-in gray, the other is new."""
+
+    @hookimpl
+    def register_colorizers(self, register):
+        register(ColorizerSpec(name="gray", factory=_gray_factory, description="imposter"))
+        register(ColorizerSpec(name="evilsepia", factory=_gray_factory, description="warm"))
+
+
+class HalfThenRaises:
+    """Registers one colorizer, then its hook raises."""
+
+    @hookimpl
+    def register_colorizers(self, register):
+        register(ColorizerSpec(name="half", factory=_gray_factory))
+        raise RuntimeError("lost the config half-way")
+
+
+class SecondHookRaises:
+    """Its colorizer hook succeeds; its metric hook (called later) raises."""
+
+    @hookimpl
+    def register_colorizers(self, register):
+        register(ColorizerSpec(name="firsthook", factory=_gray_factory))
+
+    @hookimpl
+    def register_metrics(self, register):
+        register(MetricSpec(name="secondhook", fn=len))
+        raise ValueError("no metric today")
 
 
 # ------------------------------------------------------------------ Registry
@@ -114,15 +149,21 @@ def test_builtins_load_through_extra_plugins(regs_with) -> None:
     assert info["gray"].hooks == ["register_colorizers"]
 
 
-def test_duplicate_name_is_reported_as_plugin_failure_naming_both(regs_with) -> None:
+def test_duplicate_name_is_refused_naming_both_plugins(regs_with) -> None:
     regs = regs_with(("dupgray", DupGray()), ("sepia", Sepia()))
-    failed = {p.name: p.error for p in regs.failed}
-    assert set(failed) == {"dupgray"}
-    assert "'gray'" in failed["dupgray"] and "dupgray" in failed["dupgray"]
-    assert "DuplicateNameError" in failed["dupgray"]
+    assert not regs.failed  # a refused entry does not skip its plugin
+    info = {p.name: p for p in regs.plugins}
+    assert [str(r) for r in info["dupgray"].refused] == [GRAY_REFUSED.format(plugin="dupgray")]
+    assert regs.refused == [GRAY_REFUSED.format(plugin="dupgray")]
     # the original keeps working; so does an unrelated plugin
     assert regs.colorizers.get("gray").description.startswith("a*=b*=0")
+    assert regs.colorizers.get("gray").plugin == "gray"
     assert "sepia" in regs.colorizers
+    import io
+
+    stream = io.StringIO()
+    plugins.report_failures(regs, stream)
+    assert stream.getvalue().splitlines() == [f"warning: {GRAY_REFUSED.format(plugin='dupgray')}"]
 
 
 def test_plugin_that_raises_on_import_is_skipped_with_one_line(tmp_path: Path, monkeypatch) -> None:
@@ -233,3 +274,175 @@ def test_installed_entry_points_include_builtins() -> None:
     names = {p.name for p in regs.plugins}
     assert {"gray", "datasets", "metrics_pixel"} <= names
     assert {"gray"} <= set(regs.colorizers.names())
+
+
+# ------------------------------------------------- precedence and all-or-nothing
+def _installed_plugin(tmp_path: Path, monkeypatch, module: str, ep_name: str, body: str) -> None:
+    """Installs a third-party distribution with one ``colorbench`` entry point (on sys.path)."""
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(body))
+    dist = tmp_path / f"{module}-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[colorbench]\n{ep_name} = {module}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+
+
+@pytest.mark.parametrize("name", ["evil", "aaa"])  # "aaa" sorts before every built-in
+def test_third_party_cannot_replace_a_builtin_among_real_entry_points(name: str) -> None:
+    regs = plugins.load(extra_plugins=[(name, Evil())])
+    info = {p.name: p for p in regs.plugins}
+    assert info["gray"].builtin and not info[name].builtin
+    assert regs.colorizers.get("gray").plugin == "gray"
+    assert regs.colorizers.get("gray").description.startswith("a*=b*=0")
+    assert info[name].error is None and [str(r) for r in info[name].refused] == [GRAY_REFUSED.format(plugin=name)]
+    assert GRAY_REFUSED.format(plugin=name) in regs.refused
+    assert regs.colorizers.get("evilsepia").plugin == name  # its other entry still registers
+    assert [p.name for p in regs.plugins].index(name) > [p.name for p in regs.plugins].index("gray")
+
+
+def test_installed_third_party_entry_point_sorting_first_is_refused(tmp_path: Path, monkeypatch) -> None:
+    _installed_plugin(tmp_path, monkeypatch, "cb_aaa_plugin", "aaa", """
+        from colorbench import hookimpl, ColorizerSpec
+        @hookimpl
+        def register_colorizers(register):
+            register(ColorizerSpec(name="gray", factory=lambda **kw: None, description="imposter"))
+    """)
+    regs = plugins.load()
+    info = {p.name: p for p in regs.plugins}
+    assert not info["aaa"].builtin and info["aaa"].version == "0.1"
+    assert regs.colorizers.get("gray").plugin == "gray"
+    assert [str(r) for r in info["aaa"].refused] == [GRAY_REFUSED.format(plugin="aaa")]
+
+
+def test_metric_alias_cannot_be_taken(regs_with) -> None:
+    class TakesAlias:
+        @hookimpl
+        def register_metrics(self, register):
+            register(MetricSpec(name="psnr", fn=len))  # the built-in cpsnr's alias
+            register(MetricSpec(name="mypsnr", fn=len, aliases=("cpsnr",)))  # an alias on its name
+            register(MetricSpec(name="fine", fn=len))
+
+    regs = regs_with(("aaa", TakesAlias()))
+    assert regs.metrics.get("psnr").name == "cpsnr" and regs.metrics.get("cpsnr").plugin == "metrics_pixel"
+    assert "mypsnr" not in regs.metrics and regs.metrics.get("fine").plugin == "aaa"
+    assert sorted(regs.refused) == [
+        "metric 'mypsnr' of plugin 'aaa' refused: the name 'cpsnr' belongs to metric 'cpsnr' of built-in plugin 'metrics_pixel'",
+        "metric 'psnr' of plugin 'aaa' refused: the name 'psnr' belongs to metric 'cpsnr' of built-in plugin 'metrics_pixel'",
+    ]
+
+
+def test_between_third_party_plugins_the_first_by_name_keeps_it(regs_with) -> None:
+    class Other:
+        @hookimpl
+        def register_colorizers(self, register):
+            register(ColorizerSpec(name="sepia", factory=_gray_factory, description="other"))
+
+    regs = regs_with(("zzz", Other()), ("sepia", Sepia()))
+    assert regs.colorizers.get("sepia").plugin == "sepia"
+    assert regs.refused == ["colorizer 'sepia' of plugin 'zzz' refused: the name belongs to plugin 'sepia'"]
+
+
+def test_hook_that_raises_after_a_register_leaves_nothing(regs_with) -> None:
+    regs = regs_with(("half", HalfThenRaises()), ("sepia", Sepia()))
+    assert "half" not in regs.colorizers and "sepia" in regs.colorizers
+    assert [(p.name, p.error) for p in regs.failed] == [("half", "RuntimeError: lost the config half-way")]
+    import io
+
+    stream = io.StringIO()
+    plugins.report_failures(regs, stream)
+    module = next(p.module for p in regs.plugins if p.name == "half")
+    assert stream.getvalue() == f"warning: plugin 'half' ({module}) skipped: RuntimeError: lost the config half-way\n"
+
+
+def test_second_hook_raising_undoes_the_first_hook(regs_with) -> None:
+    regs = regs_with(("second", SecondHookRaises()))
+    assert "firsthook" not in regs.colorizers and "secondhook" not in regs.metrics
+    info = next(p for p in regs.plugins if p.name == "second")
+    assert info.error == "ValueError: no metric today" and info.refused == []
+    assert info.hooks == ["register_colorizers", "register_metrics"]
+
+
+def test_a_name_twice_in_one_plugin_skips_it(regs_with) -> None:
+    class Twice:
+        @hookimpl
+        def register_colorizers(self, register):
+            register(ColorizerSpec(name="twice", factory=_gray_factory))
+            register(ColorizerSpec(name="twice", factory=_gray_factory))
+
+    regs = regs_with(("twice", Twice()))
+    assert "twice" not in regs.colorizers
+    assert "DuplicateNameError" in next(p.error for p in regs.failed if p.name == "twice")
+
+
+def test_a_spec_cannot_claim_another_plugin(regs_with) -> None:
+    from colorbench_gray import plugin as gray_plugin
+
+    shared: list[ColorizerSpec] = []
+    gray_plugin.register_colorizers(shared.append)  # the built-in's own spec object
+
+    class Masquerade:
+        @hookimpl
+        def register_colorizers(self, register):
+            register(ColorizerSpec(name="masked", factory=_gray_factory, plugin="gray"))
+            register(shared[0])
+
+    regs = regs_with(("mask", Masquerade()))
+    assert regs.colorizers.get("masked").plugin == "mask"
+    assert regs.colorizers.get("gray").plugin == "gray" and shared[0].plugin == ""
+    assert regs.refused == [GRAY_REFUSED.format(plugin="mask")]
+
+
+def test_cli_list_plugins_shows_refused_entries(cli) -> None:
+    cli.add_plugin("aaa", Evil())
+    result = cli("list", "plugins")
+    row = next(line for line in result.output.splitlines() if line.lstrip("│ ").startswith("aaa "))
+    assert "ok; refused: colorizer gray (built-in gray)" in row
+    assert GRAY_REFUSED.format(plugin="aaa") in result.output  # the warning on stderr
+
+
+def _run_gray(cli, tmp_path: Path, name: str, *extra: str):
+    from conftest import make_folder
+
+    make_folder(tmp_path / "imgs", 2)
+    return cli("run", "--models", "gray", "--datasets", str(tmp_path / "imgs"), "--metrics", "cpsnr",
+               "--size", "16", "--workers", "0", "--out", str(tmp_path / "runs"), "--name", name,
+               "--quiet", *extra, ok=False)
+
+
+def test_run_strict_fails_on_a_refused_entry(cli, tmp_path: Path) -> None:
+    cli.add_plugin("aaa", Evil())
+    result = _run_gray(cli, tmp_path, "strict", "--strict")
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: --strict: 1 plugin problem(s): {GRAY_REFUSED.format(plugin='aaa')}"]
+    assert not (tmp_path / "runs/strict/per_image.csv").exists()
+
+    result = _run_gray(cli, tmp_path, "lenient")
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "runs/lenient/per_image.csv").read_text().splitlines()
+    assert len(rows) == 3 and all(",gray," in r for r in rows[1:])
+
+
+def test_run_strict_fails_on_a_raising_hook_not_on_a_disabled_plugin(cli, tmp_path: Path) -> None:
+    cli.add_plugin("half", HalfThenRaises())
+    result = _run_gray(cli, tmp_path, "strict", "--strict")
+    assert result.exit_code == 2 and "plugin 'half'" in result.output and "skipped" in result.output
+    result = cli("--disable-plugin", "half", "run", "--models", "gray", "--datasets", "samples",
+                 "--limit", "1", "--metrics", "cpsnr", "--size", "16", "--workers", "0",
+                 "--out", str(tmp_path / "runs"), "--name", "disabled", "--quiet", "--strict")
+    assert (tmp_path / "runs/disabled/per_image.csv").exists()
+
+
+def test_score_strict_fails_on_a_refused_entry(cli, tmp_path: Path) -> None:
+    from conftest import make_folder
+
+    make_folder(tmp_path / "pred", 1)
+    make_folder(tmp_path / "gt", 1)
+    cli.add_plugin("aaa", Evil())
+    args = ["score", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "cpsnr",
+            "--workers", "0", "--quiet"]
+    result = cli(*args, "--out", str(tmp_path / "s1"), "--strict", ok=False)
+    assert result.exit_code == 2 and "refused" in result.output
+    cli(*args, "--out", str(tmp_path / "s2"))
+    assert (tmp_path / "s2/per_image.csv").exists()

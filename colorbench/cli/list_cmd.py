@@ -61,8 +61,9 @@ def list_command(
             for col in ("plugin", "module", "version", "hooks", "status"):
                 table.add_column(col)
             for p in regs.plugins:
-                table.add_row(p.name, p.module, p.version or "–", ", ".join(p.hooks) or "–",
-                              "ok" if not p.error else f"skipped: {p.error}")
+                refused = f"; refused: {', '.join(r.short for r in p.refused)}" if p.refused else ""
+                status = f"skipped: {p.error}" if p.error else f"ok{refused}"
+                table.add_row(p.name, p.module, p.version or "–", ", ".join(p.hooks) or "–", status)
         elif kind == "colorizers":
             cols = ["name", "description", "weights", "trains"] + (["options", "plugin"] if verbose else [])
             for c in cols:

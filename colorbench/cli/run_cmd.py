@@ -58,7 +58,7 @@ def run_command(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip images already scored in this run directory."),
     save_images: bool = typer.Option(None, "--save-images/--no-save-images", help="Write every output as PNG under outputs/ (needed by colorbench report) [default: no]."),
     seed: int = typer.Option(None, help="Random seed [default: 0]."),
-    strict: bool = typer.Option(False, help="Fail when a requested metric is unavailable (missing weights)."),
+    strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable (missing weights), a plugin was skipped for an error or a plugin entry was refused (duplicate name)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info lines."),
 ) -> None:
     """Colorize datasets with models and score the outputs; writes a run directory.

@@ -24,7 +24,7 @@ def score_command(
     batch_size: int = typer.Option(16, "--batch-size", "-b"),
     workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
     device: str = typer.Option("cpu", help="auto, cpu, cuda or cuda:N."),
-    strict: bool = typer.Option(False, help="Fail when a requested metric is unavailable."),
+    strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable, a plugin was skipped for an error or a plugin entry was refused."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Score predictions against ground truths matched by relative path without extension.
@@ -39,11 +39,15 @@ def score_command(
     from colorbench.device import resolve_device
     from colorbench.evaluation.scoring import score_dirs
     from colorbench.evaluation.selection import resolve_metrics, unavailable_note
+    from colorbench.plugin.manager import check_strict
     from colorbench.plugin.options import resolve_options
     from colorbench.reporting import Reporter
 
     reporter = Reporter(quiet=quiet)
-    specs, unavailable = resolve_metrics(registries(), split_csv(metrics), strict=strict)
+    regs = registries()
+    if strict:
+        check_strict(regs)
+    specs, unavailable = resolve_metrics(regs, split_csv(metrics), strict=strict)
     for line in unavailable_note(unavailable, requested=bool(split_csv(metrics))):
         reporter.warn(line)
     entries = [*metric_set, *([f"class_set={class_set}"] if class_set else [])]

@@ -33,7 +33,7 @@ class RunConfig:
     resume: bool = True
     save_images: bool = False
     seed: int = 0
-    strict: bool = False
+    strict: bool = False  # unavailable requested metrics and plugin problems are errors
     # per-dataset protocol overrides, keyed by the entry in ``datasets``: any of split,
     # limit, size, resize (benchmark suites give each dataset its own protocol)
     dataset_settings: dict[str, dict[str, Any]] = field(default_factory=dict)

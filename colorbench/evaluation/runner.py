@@ -35,7 +35,7 @@ from colorbench.evaluation.selection import (
     unavailable_note,
 )
 from colorbench.models.factory import ResolvedCheckpoint, create_colorizer, resolve_checkpoint
-from colorbench.plugin.manager import Registries
+from colorbench.plugin.manager import Registries, check_strict
 from colorbench.plugin.options import parse_checkpoints, resolve_options, with_defaults
 from colorbench.plugin.specs import ColorizerSpec, Dataset
 from colorbench.reporting.console import Reporter
@@ -62,6 +62,8 @@ def _digest(obj: Any) -> str:
 class Runner:
     def __init__(self, config: RunConfig, regs: Registries, reporter: Reporter | None = None):
         validate(config)
+        if config.strict:  # a plugin skipped for an error or an entry refused: exit 2
+            check_strict(regs)
         self.cfg, self.regs = config, regs
         self.report = reporter or Reporter()
         self.device = resolve_device(config.device)

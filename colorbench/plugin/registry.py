@@ -22,6 +22,8 @@ class Registry(Generic[S]):
         self._aliases: dict[str, str] = {}
 
     def add(self, spec: S, plugin: str = "") -> None:
+        """Add ``spec`` (credited to ``plugin`` unless it names one); raises
+        DuplicateNameError when its name or an alias is taken (the manager checks first)."""
         if not isinstance(spec, self.spec_type):
             raise TypeError(
                 f"plugin {plugin or '?'} registered a {type(spec).__name__} as a {self.kind};"
@@ -30,7 +32,7 @@ class Registry(Generic[S]):
         spec.plugin = spec.plugin or plugin
         names = [spec.name, *getattr(spec, "aliases", ())]
         for name in names:
-            owner = self._specs.get(name) or self._specs.get(self._aliases.get(name, ""))
+            owner = self.owner(name)
             if owner is not None:
                 raise DuplicateNameError(
                     f"{self.kind} {name!r} is registered by both plugin {owner.plugin!r} and "
@@ -39,6 +41,10 @@ class Registry(Generic[S]):
         self._specs[spec.name] = spec
         for alias in names[1:]:
             self._aliases[alias] = spec.name
+
+    def owner(self, name: str) -> S | None:
+        """The spec holding ``name`` as its name or an alias, or None when it is free."""
+        return self._specs.get(name) or self._specs.get(self._aliases.get(name, ""))
 
     def get(self, name: str) -> S:
         key = self._aliases.get(name, name)
