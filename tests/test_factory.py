@@ -119,7 +119,7 @@ def test_options_get_defaults_are_parsed_and_unknown_keys_listed(regs: manager.R
     spec = regs.colorizers.get("ccc")
     opts = build_options(spec, {"temperature": "0.5"})
     assert opts == {"decode": "argmax", "temperature": 0.5}
-    with pytest.raises(ColorbenchError, match="no option 'temprature'.*decode, temperature"):
+    with pytest.raises(ColorbenchError, match=r"no option 'temprature'.*decode, temperature"):
         build_options(spec, {"temprature": 1})
 
 
