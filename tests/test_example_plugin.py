@@ -54,8 +54,10 @@ def test_example_plugin_loads_through_the_entry_point_group(tmp_path: Path, monk
     info = {p.name: p for p in regs.plugins}["sepia"]
     assert info.error is None and info.version == "0.1.0"
     assert info.hooks == ["register_colorizers", "register_metrics"]
-    spec = regs.colorizers.get("sepia")
-    model = spec.factory(device="cpu", checkpoint=None, strength=0.5)
+    from colorbench.models.factory import create_colorizer
+
+    model = create_colorizer(regs, "sepia", options={"strength": "0.5"})
+    assert regs.colorizers.get("sepia-light").variant_of == "sepia"
     import torch
 
     ab = model.colorize(torch.full((2, 1, 8, 8), 50.0))

@@ -38,6 +38,12 @@ def register_colorizers(register):
         needs_weights=False,
         options=(Option("strength", float, 1.0, "multiplies the a*b* tone"),),
     ))
+    register(ColorizerSpec(  # a declared variant: leaderboards pair it with sepia
+        name="sepia-light",
+        factory=lambda device="cpu", checkpoint=None, **kw: Sepia(0.5, device),
+        description="sepia at half strength",
+        variant_of="sepia",
+    ))
 
 
 @hookimpl
