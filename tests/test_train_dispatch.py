@@ -97,7 +97,7 @@ def test_train_writes_checkpoint_config_and_log_then_resume(cli, tmp_path: Path,
     result = cli("train", "constab", "--dataset", str(data), "--split", "all", "--val-split", "",
                  "--steps", "20", "--out", str(out), "--set", "lr=1.5")
     assert f"--checkpoint constab={out}" in result.output
-    assert {p.name for p in out.iterdir()} == {"checkpoint.pt", "config.json", "train_log.csv"}
+    assert {p.name for p in out.iterdir()} == {"checkpoint.pt", "config.json", "train_log.csv", ".lock"}
     config = json.loads((out / "config.json").read_text())
     assert config["model"] == "constab" and config["dataset"] == "warm"
     assert config["steps"] == 20 and config["lr"] == 1.5 and config["batch_size"] == 8

@@ -43,6 +43,7 @@ def train_command(
     from colorbench.models.factory import resolve_checkpoint
     from colorbench.plugin.options import with_defaults
     from colorbench.reporting import Reporter
+    from colorbench.results.lock import run_dir_lock
     from colorbench.training import TrainContext, resolve_train_config
 
     regs = registries()
@@ -52,30 +53,31 @@ def train_command(
         raise ColorbenchError(f"colorizer {spec.name!r} does not support training (trainable: {trainable})")
     cfg = resolve_train_config(spec, config, {"epochs": epochs, "steps": steps, "batch_size": batch_size, "lr": lr}, set_)
     out_dir = out or Path("runs") / f"train-{spec.name}"
-    if (out_dir / "checkpoint.pt").exists() and not resume:
-        raise ColorbenchError(f"{out_dir} already holds a checkpoint; pass --resume to continue or choose another --out")
-    if resume:  # the factory's resolution: the same file `run --checkpoint MODEL=OUT` loads
-        try:
-            resolve_checkpoint(spec, out_dir)
-        except ColorbenchError:
-            raise ColorbenchError(f"--resume: no checkpoint.pt in {out_dir} to resume from") from None
-    (ds,) = resolve_datasets(regs, [dataset])
-    opts = with_defaults(ds.spec, {})
-    train_ds = ds.build(split=split, data_root=data_root, options=opts)
-    val_ds = None
-    if val_split:
-        try:
-            val_ds = ds.build(split=val_split, data_root=data_root, options=opts)
-        except ColorbenchError as exc:
-            typer.echo(f"warning: no validation split ({exc})", err=True)
-    torch.manual_seed(seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results.write_json(out_dir / "config.json", {"model": spec.name, "dataset": ds.name, "split": split,
-                                                  "val_split": val_split or None, "seed": seed, **cfg})
-    ctx = TrainContext(dataset=train_ds, val_dataset=val_ds, config=cfg, out_dir=out_dir,
-                       device=resolve_device(device), resume=resume, seed=seed, reporter=Reporter(),
-                       dataset_name=str(ds.folder) if ds.folder else ds.name, split=split, data_root=data_root, registries=regs)
-    assert spec.train is not None
-    spec.train(ctx)
+    with run_dir_lock(out_dir, "train"):  # one writer per output directory
+        if (out_dir / "checkpoint.pt").exists() and not resume:
+            raise ColorbenchError(f"{out_dir} already holds a checkpoint; pass --resume to continue or choose another --out")
+        if resume:  # the factory's resolution: the same file `run --checkpoint MODEL=OUT` loads
+            try:
+                resolve_checkpoint(spec, out_dir)
+            except ColorbenchError:
+                raise ColorbenchError(f"--resume: no checkpoint.pt in {out_dir} to resume from") from None
+        (ds,) = resolve_datasets(regs, [dataset])
+        opts = with_defaults(ds.spec, {})
+        train_ds = ds.build(split=split, data_root=data_root, options=opts)
+        val_ds = None
+        if val_split:
+            try:
+                val_ds = ds.build(split=val_split, data_root=data_root, options=opts)
+            except ColorbenchError as exc:
+                typer.echo(f"warning: no validation split ({exc})", err=True)
+        torch.manual_seed(seed)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        results.write_json(out_dir / "config.json", {"model": spec.name, "dataset": ds.name, "split": split,
+                                                      "val_split": val_split or None, "seed": seed, **cfg})
+        ctx = TrainContext(dataset=train_ds, val_dataset=val_ds, config=cfg, out_dir=out_dir,
+                           device=resolve_device(device), resume=resume, seed=seed, reporter=Reporter(),
+                           dataset_name=str(ds.folder) if ds.folder else ds.name, split=split, data_root=data_root, registries=regs)
+        assert spec.train is not None
+        spec.train(ctx)
     typer.echo(f"checkpoint: {out_dir / 'checkpoint.pt'}")
     typer.echo(f"use it with: colorbench run --models {spec.name} --checkpoint {spec.name}={out_dir}")

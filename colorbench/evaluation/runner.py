@@ -39,6 +39,7 @@ from colorbench.plugin.manager import Registries, check_strict
 from colorbench.plugin.options import parse_checkpoints, resolve_options, with_defaults
 from colorbench.plugin.specs import ColorizerSpec, Dataset
 from colorbench.reporting.console import Reporter
+from colorbench.results.lock import run_dir_lock
 from colorbench.results.provenance import environment, now
 from colorbench.results.summary import summarize, write_summary
 
@@ -108,7 +109,8 @@ class Runner:
         if self.device.type == "cpu" and self.cfg.workers > 0:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) - self.cfg.workers))
         try:
-            return self._run()
+            with run_dir_lock(self._run_dir(), "run"):
+                return self._run()
         finally:
             torch.set_num_threads(threads)
 
@@ -126,6 +128,7 @@ class Runner:
         metric_meta = self.metric_set.metadata()
         pairs: dict[str, Any] = dict(previous.get("pairs", {}))
         manifest: dict[str, Any] = {
+            "kind": "run",
             "name": run_dir.name,
             "config": {k: v for k, v in asdict(cfg).items()},
             "resolved": {

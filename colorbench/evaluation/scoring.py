@@ -23,6 +23,7 @@ from colorbench.evaluation.images import list_image_files, load_rgb
 from colorbench.evaluation.metricset import MetricSet, one_line
 from colorbench.plugin.specs import MetricSpec
 from colorbench.reporting import Reporter
+from colorbench.results.lock import run_dir_lock
 from colorbench.results.provenance import environment, now
 from colorbench.results.summary import summarize, write_summary
 
@@ -95,9 +96,30 @@ def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir:
         if ids:
             shown = ", ".join(ids[:10]) + (f" … (+{len(ids) - 10} more)" if len(ids) > 10 else "")
             reporter.warn(f"{len(ids)} {what}, not scored: {shown}")
+    refuse_foreign_results(out_dir)
+    with run_dir_lock(out_dir, "score"):
+        return _score(found, pred_dir, gt_dir, metrics, out_dir, resize_pred=resize_pred, batch_size=batch_size,
+                      workers=workers, device=device, reporter=reporter, unavailable=unavailable,
+                      metric_options=metric_options)
+
+
+def refuse_foreign_results(out_dir: Path) -> None:
+    """``score --out`` writes only into an empty directory or an earlier score's: never over
+    a run's or a training's results (one line saying what is there)."""
+    manifest = results.read_json(out_dir / "run.json")
+    holds = ("a colorbench run" if (manifest and manifest.get("kind") != "score")
+             or (not manifest and (out_dir / "per_image.csv").exists()) else
+             "a training run" if (out_dir / "checkpoint.pt").exists() or (out_dir / "config.json").exists() else None)
+    if holds:
+        raise ColorbenchError(f"score --out {out_dir}: the directory holds the results of {holds}; "
+                              "score into a new directory (its files are left as they are)")
+
+
+def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir: Path, *,
+           resize_pred: bool, batch_size: int, workers: int, device: torch.device, reporter: Reporter,
+           unavailable: list[str] | None, metric_options: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
     model = pred_dir.resolve().name
     mset = MetricSet(metrics, device, metric_options)
-    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "per_image.csv").unlink(missing_ok=True)
     writer = results.PerImageWriter(out_dir / "per_image.csv", mset.per_image_ids)
     accumulators = mset.accumulators()
