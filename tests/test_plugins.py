@@ -137,6 +137,20 @@ def test_spec_validation() -> None:
     assert MetricSpec(name="m", fn=len).display_name == "M"
 
 
+def test_tiny_variant_must_name_a_config_of_a_trainable_colorizer() -> None:
+    configs = {"tiny": {"size": 64, "steps": None}}
+    with pytest.raises(TypeError, match="needs train="):
+        ColorizerSpec(name="x", factory=dict, configs=configs, test_config="tiny")
+    with pytest.raises(TypeError, match="must name one of its configs"):
+        ColorizerSpec(name="x", factory=dict, train=len, configs=configs, test_config="micro")
+    with pytest.raises(TypeError, match=r"test_overrides \['sise'\]"):
+        ColorizerSpec(name="x", factory=dict, train=len, configs=configs, test_config="tiny",
+                      test_overrides={"sise": 32})
+    spec = ColorizerSpec(name="x", factory=dict, train=len, configs=configs, test_config="tiny",
+                         test_overrides={"size": 32})
+    assert spec.test_overrides == {"size": 32}
+
+
 # ------------------------------------------------------------ plugin manager
 def test_builtins_load_through_extra_plugins(regs_with) -> None:
     regs = regs_with()

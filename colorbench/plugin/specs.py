@@ -106,14 +106,29 @@ class ColorizerSpec(_Spec):
     # Capabilities, declared (the engine never probes with hasattr):
     provides_info: bool = False  # has colorize_with_info(L, ids) -> (ab, {column: values}); implied by extra_columns
     saves_maps: bool = False  # has save_maps(directory) -> paths (colorize --save-maps)
-    variant_of: str | None = None  # the colorizer this one refines (leaderboards pair them)
+    # the colorizer this one refines (leaderboards pair them); a variant without a train of
+    # its own loads that colorizer's checkpoints (as ccc-harmonized loads ccc's)
+    variant_of: str | None = None
     composite: bool = False  # builds other registered plugins: its factory also gets registries=
     # Alternative shipped weights picked by the ``weights`` option (timm's pretrained tags).
     weight_tags: Mapping[str, Weights] = field(default_factory=dict)
+    # The tiny variant the contract tests train for 2 steps from random initialisation
+    # (timm's test_* models): the name of a config in ``configs``, with ``test_overrides``
+    # (keys of that config) on top to make it small and fast on 8 images of 32 px.
+    test_config: str | None = None
+    test_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not callable(self.factory):
             raise TypeError(f"ColorizerSpec {self.name!r}: factory must be callable")
+        if self.test_config is not None or self.test_overrides:
+            if self.train is None or self.test_config not in self.configs:
+                raise TypeError(f"ColorizerSpec {self.name!r}: test_config {self.test_config!r} needs train= "
+                                "and must name one of its configs")
+            unknown = sorted(set(self.test_overrides) - set(self.configs[self.test_config]))
+            if unknown:
+                raise TypeError(f"ColorizerSpec {self.name!r}: test_overrides {unknown} are not keys of "
+                                f"config {self.test_config!r}")
         if self.extra_columns:  # the columns come from colorize_with_info: declaring them declares it
             self.provides_info = True
         if self.weight_tags and self.option(WEIGHTS_OPTION) is None:

@@ -47,6 +47,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
              "checkpoint_every": 100, "val_every": 0, "val_images": 32, "log_every": 10},
 }
 
+# The contract tests' 2-step variant: 32 px inputs, 8 px targets, batch 4, a DenseNet of
+# 1-layer blocks; colour classes kept when seen twice in the 8 images.
+TEST_OVERRIDES: dict[str, Any] = {
+    "growth_rate": 4, "block_config": [1, 1, 1, 1], "num_init_features": 8, "bn_size": 2, "decoder": [16, 16, 16],
+    "input_size": 32, "target_size": 8, "batch_size": 4, "workers": 0, "checkpoint_every": 0, "val_images": 0,
+    "log_every": 1, "class_min_count": 2, "class_min_fraction": None, "fit_size": 16}
+
 DECODE = (
     Option("decode", str, "argmax", "argmax (eq. 18) or annealed (Zhang et al. 2016 annealed mean)",
            choices=("argmax", "annealed")),
@@ -94,7 +101,7 @@ def _train(ctx: Any) -> None:
 def register_colorizers(register: Any) -> None:
     common = {"needs_weights": True, "weights": WEIGHTS, "configs": CONFIGS, "default_config": "paper"}
     register(ColorizerSpec(
-        name="ccc", factory=_build, train=_train, options=DECODE,
+        name="ccc", factory=_build, train=_train, options=DECODE, test_config="tiny", test_overrides=TEST_OVERRIDES,
         description="CCC++ (Gain et al.): DenseNet-121 colour-class classifier, class-weighted CE",
         **common))
     register(ColorizerSpec(

@@ -57,6 +57,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
              "log_every": 10, "save_every": 200, "val_images": 32},
 }
 
+# The contract tests' 2-step variant: 32 px, batch 4 (8 images), narrow encoder and critic.
+TEST_OVERRIDES: dict[str, Any] = {"size": 32, "batch_size": 4, "resnet_width": 8, "ndf": 8, "workers": 0,
+                                  "log_every": 1, "val_images": 0}
+
 
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None,
            dropout_at_inference: bool = False, inference_size: int = -1, **_: Any) -> Any:
@@ -93,4 +97,6 @@ def register_colorizers(register: Any) -> None:
         train=_train,
         configs=CONFIGS,
         default_config="paper",
+        test_config="tiny",
+        test_overrides=TEST_OVERRIDES,
     ))

@@ -49,6 +49,12 @@ CONFIGS: dict[str, dict[str, Any]] = {
              "min_profile_images": 48, "cache_size": 80, "workers": 0, "val_images": 32},
 }
 
+# The contract tests' 2-step variant: 32 px, 2 profiles of at least 4 images (of 8), narrow nets.
+TEST_OVERRIDES: dict[str, Any] = {
+    "size": 32, "batch_size": 4, "unet_widths": [6, 12, 24], "predictor_widths": [4, 8], "predictor_size": 32,
+    "predictor_hidden": 16, "profiles": 2, "fit_size": 16, "dcd_colors": 2, "min_profile_images": 4,
+    "cache_size": 0, "workers": 0, "log_every": 1, "val_images": 0}
+
 
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None, profile: int = -1,
            inference_size: int = -1, **_: Any) -> Any:
@@ -85,6 +91,8 @@ def register_colorizers(register: Any) -> None:
         train=_train,
         configs=CONFIGS,
         default_config="paper",
+        test_config="tiny",
+        test_overrides=TEST_OVERRIDES,
         extra_columns=("profile",),
         provides_info=True,
     ))

@@ -57,6 +57,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "tiny": {**_COMMON, "width_mult": 0.35, "epochs": 12, "batch_size": 32},
 }
 
+# The contract tests' 2-step variant: label 8 images at 32 px with gray and ccc (its shipped
+# weights), one batch per epoch (a batch of 1 would break BatchNorm).
+TEST_OVERRIDES: dict[str, Any] = {"pool": "gray,ccc", "label_size": 32, "label_limit": 8, "input_size": 32,
+                                  "batch_size": 16}
+
 
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None, registries: Any = None, **_: Any) -> Any:
     """``checkpoint``: resolved and verified by the core factory; members come from ``registries``."""
@@ -86,6 +91,8 @@ def register_colorizers(register: Any) -> None:
         train=_train,
         configs=CONFIGS,
         default_config="paper",
+        test_config="tiny",
+        test_overrides=TEST_OVERRIDES,
         extra_columns=("member",),
         provides_info=True,
         composite=True,

@@ -76,6 +76,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
              "epochs": 10, "workers": 1, "log_every": 10, "save_every": 200, "val_images": 32},
 }
 
+# The contract tests' 2-step variant (1 GridNet step, 1 colorizer step): 32 px crops, batch 4.
+TEST_OVERRIDES: dict[str, Any] = {"size": 32, "scale": 36, "width": 0.125, "batch_size": 4, "workers": 0,
+                                  "log_every": 1, "val_images": 0}
+
 
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None, semantic_maps: str = "",
            maps: str = "predicted", inference_size: int = -1, chroma_gain: float = 1.0, **_: Any) -> Any:
@@ -123,6 +127,8 @@ def register_colorizers(register: Any) -> None:
         train=_train,
         configs=CONFIGS,
         default_config="paper",
+        test_config="tiny",
+        test_overrides=TEST_OVERRIDES,
         extra_columns=("semantic_map",),
         provides_info=True,
         saves_maps=True,
