@@ -163,3 +163,16 @@ def colorbench_exe() -> list[str]:
     """The console script next to the running interpreter."""
     exe = Path(sys.executable).with_name("colorbench")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "colorbench"]
+
+
+# ---------------------------------------------------------------------- weights
+def pin_weights(monkeypatch: pytest.MonkeyPatch, owner: Any, attr: str, path: Path) -> Any:
+    """Declare ``owner.attr`` (a ``Weights``) with the sha256 of ``path``: tests save random
+    state dicts under a real cache name, which must pass the hash check to be loaded."""
+    import dataclasses
+
+    from colorbench.models.checkpoints import sha256
+
+    pinned = dataclasses.replace(getattr(owner, attr), sha256=sha256(path))
+    monkeypatch.setattr(owner, attr, pinned)
+    return pinned

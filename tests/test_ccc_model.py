@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import colorbench_ccc.model as ccc_model
 import pytest
 import torch
 from ccc_helpers import config
 from colorbench_ccc.classes import ClassSet
 from colorbench_ccc.model import CCCColorizer, CCCNet, build_net, load_pretrained_encoder
 from colorbench_ccc.plugin import CONFIGS, _build
+from conftest import pin_weights
 
 from colorbench.color.classes import ClassGrid
-from colorbench.errors import WeightsUnavailableError
+from colorbench.errors import WeightsHashError, WeightsUnavailableError
 from colorbench.models.checkpoints import save_checkpoint
 
 
@@ -108,7 +110,11 @@ def test_pretrained_encoder_sums_conv0_over_rgb(tmp_path: Path, monkeypatch: pyt
     torch.manual_seed(1)
     ref = densenet121()  # a random stand-in for the ImageNet file, saved under its cache name
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
-    torch.save(ref.state_dict(), tmp_path / "hub" / "checkpoints" / "densenet121-a639ec97.pth")
+    file = tmp_path / "hub" / "checkpoints" / "densenet121-a639ec97.pth"
+    torch.save(ref.state_dict(), file)
+    with pytest.raises(WeightsHashError, match="densenet121-a639ec97"):  # not the declared file
+        build_net({**CONFIGS["paper"], "pretrained_encoder": True}, 16)
+    pin_weights(monkeypatch, ccc_model, "DENSENET121", file)
     net = build_net({**CONFIGS["paper"], "pretrained_encoder": True}, 16)
     torch.testing.assert_close(net.encoder.conv0.weight, ref.features.conv0.weight.sum(1, keepdim=True))
     torch.testing.assert_close(net.encoder.denseblock4.denselayer16.conv2.weight,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import colorbench_gan.colorizer as gan_colorizer
 import pytest
 import torch
 from colorbench_gan.colorizer import GanColorizer, load_imagenet_encoder
@@ -17,8 +18,9 @@ from colorbench_gan.model import (
     build_generator,
 )
 from colorbench_gan.train import gan_loss
+from conftest import pin_weights
 
-from colorbench.errors import ColorbenchError
+from colorbench.errors import ColorbenchError, WeightsHashError
 
 TINY_RES = {"generator": "resnet18-unet", "resnet_width": 8}
 TINY_UNET = {"generator": "unet", "unet_downs": 5, "ngf": 8}
@@ -119,6 +121,9 @@ def test_imagenet_encoder_loads_from_the_torch_cache(tmp_path: Path, monkeypatch
     url = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.url
     torch.save(reference.state_dict(), hub / Path(url).name)
     enc = ResNet18Encoder(64)
+    with pytest.raises(WeightsHashError, match="resnet18-f37072fd"):  # a random file is not the declared one
+        load_imagenet_encoder(enc)
+    pin_weights(monkeypatch, gan_colorizer, "RESNET18", hub / Path(url).name)
     load_imagenet_encoder(enc)
     assert torch.equal(enc.layer3[1].conv2.weight, reference.layer3[1].conv2.weight)
     assert torch.equal(enc.conv1.weight, reference.conv1.weight.sum(1, keepdim=True))
@@ -127,13 +132,8 @@ def test_imagenet_encoder_loads_from_the_torch_cache(tmp_path: Path, monkeypatch
 
 
 def test_missing_imagenet_weights_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from torchvision.models._api import WeightsEnum
-
-    def offline(self: object, *args: object, **kwargs: object) -> None:
-        raise OSError("network unreachable")
-
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(WeightsEnum, "get_state_dict", offline)
+    monkeypatch.setenv("COLORBENCH_OFFLINE", "1")
     with pytest.raises(ColorbenchError) as info:
         load_imagenet_encoder(ResNet18Encoder(64))
     message = str(info.value)

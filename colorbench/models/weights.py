@@ -10,16 +10,29 @@ expected and the actual hash.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from colorbench.errors import WeightsHashError, WeightsUnavailableError
-from colorbench.models.checkpoints import sha256, torch_hub_dir
+from colorbench.models.checkpoints import torch_hub_dir
 
 OFFLINE_ENV = "COLORBENCH_OFFLINE"
 MIN_PREFIX = 8  # torchvision's file names carry the first 8 hex digits of the sha256
+HEX = frozenset("0123456789abcdef")
+
+
+def file_digests(path: str | Path, md5: bool = False, chunk: int = 1 << 20) -> tuple[str, str]:
+    """(sha256, md5) hex digests of a file in one read; md5 is "" unless asked for."""
+    h, m = hashlib.sha256(), (hashlib.md5(usedforsecurity=False) if md5 else None)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+            if m is not None:
+                m.update(block)
+    return h.hexdigest(), (m.hexdigest() if m is not None else "")
 
 
 @dataclass(frozen=True)
@@ -28,8 +41,10 @@ class Weights:
 
     ``sha256`` is the full hex digest, or a prefix of at least 8 hex digits where the
     publisher gives only that (torchvision names its files ``<arch>-<sha256[:8]>.pth`` and
-    torch.hub checks that prefix). ``path``: the file shipped inside a package; otherwise
-    the file lives in the torch hub cache under ``file``.
+    torch.hub checks that prefix). ``md5``: the full md5 where a publisher gives only that
+    (Segment Anything); then ``sha256`` may be "" and the md5 is what is checked. ``path``:
+    the file shipped inside a package; otherwise the file lives in the torch hub cache
+    under ``file``.
     """
 
     name: str
@@ -41,12 +56,15 @@ class Weights:
     path: Path | None = None
     size: int | None = None  # bytes, when known
     description: str = ""  # what they are, for messages (e.g. "LPIPS AlexNet trunk")
+    md5: str = ""  # full md5, only where the publisher gives no sha256
 
     def __post_init__(self) -> None:
-        digest = self.sha256.lower()
-        if len(digest) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in digest):
+        digest, md5 = self.sha256.lower(), self.md5.lower()
+        if (digest or not md5) and (len(digest) < MIN_PREFIX or not set(digest) <= HEX):
             raise ValueError(f"weights {self.name}: sha256 {self.sha256!r} must be at least "
                              f"{MIN_PREFIX} hex digits")
+        if md5 and (len(md5) != 32 or not set(md5) <= HEX):
+            raise ValueError(f"weights {self.name}: md5 {self.md5!r} must be 32 hex digits")
 
     @property
     def cache_path(self) -> Path:
@@ -61,17 +79,24 @@ class Weights:
         return None
 
     def verify(self, path: str | Path) -> str:
-        """The file's sha256; WeightsHashError (one line) when it is not the declared one."""
-        digest = sha256(path)
-        if not digest.startswith(self.sha256.lower()):
+        """The file's sha256; WeightsHashError (one line) when its sha256 (prefix) or md5 is
+        not the declared one."""
+        digest, md5 = file_digests(path, md5=bool(self.md5))
+        bad = None
+        if self.sha256 and not digest.startswith(self.sha256.lower()):
+            bad = f"sha256 {digest}, expected {self.sha256}"
+        elif self.md5 and md5 != self.md5.lower():
+            bad = f"md5 {md5}, expected {self.md5}"
+        if bad is not None:
             where = "reinstall colorbench" if self.path is not None and Path(path) == self.path else (
                 f"delete it and download {self.url} again" if self.url else "delete it and restore the original")
             raise WeightsHashError(
-                f"weights {self.name}: {path} has sha256 {digest}, expected {self.sha256}; "
+                f"weights {self.name}: {path} has {bad}; "
                 f"the file is damaged or not the declared one, so it is not loaded ({where})")
         return digest
 
     def missing_message(self, reason: str) -> str:
+        """One line: the file, why it is missing, its URL and the directory it goes in."""
         what = f"{self.description} weights" if self.description else f"weights {self.name}:"
         source = f"download {self.url} and put it in {torch_hub_dir()} (or set TORCH_HOME)" if self.url else (
             f"put {self.file} in {torch_hub_dir()} (or set TORCH_HOME)")
@@ -114,3 +139,16 @@ class Weights:
             tmp.unlink(missing_ok=True)
             raise WeightsUnavailableError(self.missing_message(f"download failed: {type(exc).__name__}")) from None
         return target
+
+
+TORCHVISION_URL = "https://download.pytorch.org/models/{}"
+TORCHVISION_LICENCE = "BSD-3-Clause (torchvision)"
+
+
+def torchvision_weights(file: str, description: str, training: str = "ImageNet-1k classification (torchvision)") -> Weights:
+    """A torchvision file as ``Weights``: its download.pytorch.org URL, the sha256 prefix its
+    name carries (``<arch>-<sha256[:8]>.pth``), torchvision's licence."""
+    stem = file.rsplit(".", 1)[0]
+    return Weights(name=stem.rsplit("-", 1)[0], file=file, sha256=stem.rsplit("-", 1)[1],
+                   url=TORCHVISION_URL.format(file), licence=TORCHVISION_LICENCE, training=training,
+                   description=description)

@@ -19,10 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorbench.errors import WeightsUnavailableError
-from colorbench.models.checkpoints import torch_hub_dir
+from colorbench.models.checkpoints import load_checkpoint
+from colorbench.models.weights import torchvision_weights
 
-DENSENET121_FILE = "densenet121-a639ec97.pth"
-DENSENET121_URL = f"https://download.pytorch.org/models/{DENSENET121_FILE}"
+DENSENET121 = torchvision_weights("densenet121-a639ec97.pth", "ImageNet DenseNet-121 (torchvision)",
+                                  "torchvision DenseNet121_Weights.IMAGENET1K_V1 (ImageNet-1k classification)")
+DENSENET121_FILE, DENSENET121_URL = DENSENET121.file, DENSENET121.url
 
 
 def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
@@ -67,14 +69,15 @@ def build_net(config: Mapping[str, Any], n_classes: int) -> CCCNet:
 
 
 def load_pretrained_encoder(net: CCCNet) -> None:
-    """ImageNet DenseNet-121 weights from the torchvision cache; conv0 summed over RGB."""
+    """ImageNet DenseNet-121 weights from the torchvision cache (sha256 checked, downloaded
+    when the network allows), read with weights_only; conv0 summed over RGB."""
     import re
 
-    path = torch_hub_dir() / DENSENET121_FILE
-    if not path.is_file():
-        raise WeightsUnavailableError(
-            f"pretrained_encoder: {path} not found; download {DENSENET121_URL} there (or set pretrained_encoder=false)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        path = DENSENET121.ensure()
+    except WeightsUnavailableError as exc:  # missing, or the hash differs (WeightsHashError)
+        raise type(exc)(f"pretrained_encoder: {exc} (or set pretrained_encoder=false)") from None
+    state = load_checkpoint(path)
     # torchvision's renaming of the old checkpoint keys ("norm.1" -> "norm1"), as in densenet.py
     old = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
     for key in list(state):

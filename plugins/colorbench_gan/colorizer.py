@@ -9,15 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.errors import ColorbenchError
-from colorbench.models.checkpoints import (
-    export_cli,
-    load_checkpoint,
-    save_checkpoint,
-    torch_hub_dir,
-)
+from colorbench.errors import ColorbenchError, WeightsUnavailableError
+from colorbench.models.checkpoints import export_cli, load_checkpoint, save_checkpoint
+from colorbench.models.weights import torchvision_weights
 from colorbench.plugin.specs import Dataset
 from colorbench_gan.model import ResNet18Encoder, build_generator, normalize_ab, normalize_L, to_ab
+
+RESNET18 = torchvision_weights("resnet18-f37072fd.pth", "ImageNet ResNet18 (torchvision)",
+                               "torchvision ResNet18_Weights.IMAGENET1K_V1 (ImageNet-1k classification)")
 
 # Config keys that fix the generator's architecture (read from a checkpoint, never from the CLI).
 ARCH_KEYS = ("generator", "unet_downs", "ngf", "dropout", "resnet_width", "ndf", "d_layers")
@@ -107,23 +106,17 @@ def validation_l1(G: nn.Module, dataset: Dataset, size: int, n: int, device: tor
 
 
 def load_imagenet_encoder(encoder: ResNet18Encoder) -> None:
-    """torchvision's ImageNet ResNet18 weights (from $TORCH_HOME/hub/checkpoints, downloaded
-    there when a network is available) into the 1-channel encoder: conv1's RGB filters are
-    summed over colour (fastai's rule for n_in=1), avgpool/fc dropped."""
-    from torchvision.models import ResNet18_Weights
-
-    weights = ResNet18_Weights.IMAGENET1K_V1
-    file = torch_hub_dir() / Path(weights.url).name
+    """torchvision's ImageNet ResNet18 weights (``RESNET18``: from $TORCH_HOME/hub/checkpoints,
+    downloaded there when a network is available, sha256 checked, read with weights_only)
+    into the 1-channel encoder: conv1's RGB filters are summed over colour (fastai's rule for
+    n_in=1), avgpool/fc dropped."""
     if encoder.conv1.out_channels != 64:
         raise ColorbenchError("pretrained_encoder=true needs resnet_width=64 (the ImageNet ResNet18 layout)")
     try:
-        state = weights.get_state_dict(progress=False, model_dir=str(file.parent))
-    except Exception as exc:
-        raise ColorbenchError(
-            f"ImageNet ResNet18 weights unavailable ({type(exc).__name__}): put {file.name} from "
-            f"{weights.url} in {file.parent}, or train with --set pretrained_encoder=false"
-        ) from None
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        path = RESNET18.ensure()
+    except WeightsUnavailableError as exc:  # missing, or the hash differs (WeightsHashError)
+        raise type(exc)(f"{exc}; or train with --set pretrained_encoder=false") from None
+    state = {k: v for k, v in load_checkpoint(path).items() if not k.startswith("fc.")}
     state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
     encoder.load_state_dict(state)
 

@@ -10,9 +10,14 @@ uint8 images.
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import torch
+
+from colorbench.errors import ColorbenchError
+from colorbench.models.checkpoints import load_checkpoint
 
 FEATURE_LAYER = "2048"
 EXTRACTOR = "inception-v3-compat"
@@ -21,11 +26,21 @@ FID_STABLE_N = 2048  # below the feature dimension the covariance is rank defici
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 
 
-def inception(weights_path: str | None, device: Any = "cpu") -> torch.nn.Module:
-    """torch-fidelity's Inception-v3 loaded from ``weights_path`` (no download)."""
+def inception(weights_path: str | Path, device: Any = "cpu") -> torch.nn.Module:
+    """torch-fidelity's Inception-v3 with the state dict at ``weights_path``.
+
+    The file is read by colorbench with ``load_checkpoint`` (weights_only=True); torch-fidelity
+    gets no path (it would ``torch.load(path, weights_only=False)``, i.e. unpickle the file,
+    and with None it downloads), only an in-memory copy of those already-loaded tensors."""
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    net = FeatureExtractorInceptionV3(EXTRACTOR, [FEATURE_LAYER], feature_extractor_weights_path=weights_path)
+    state = load_checkpoint(weights_path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ColorbenchError(f"fid: {weights_path} is not a state dict of tensors")
+    buffer = io.BytesIO()
+    torch.save(dict(state), buffer)
+    buffer.seek(0)
+    net = FeatureExtractorInceptionV3(EXTRACTOR, [FEATURE_LAYER], feature_extractor_weights_path=buffer)
     return net.to(device).eval()
 
 
@@ -63,7 +78,7 @@ class FidelityAccumulator:
     """``update(batch)`` per batch, ``compute()`` -> FID or KID of predictions vs ground truths.
 
     ``extractor``: any module mapping uint8 [B,3,H,W] to features (tests inject small ones);
-    by default torch-fidelity's Inception-v3 from ``weights_path``.
+    by default torch-fidelity's Inception-v3 from ``weights_path`` (read with weights_only).
     """
 
     def __init__(self, kind: str, device: Any = "cpu", weights_path: str | None = None,
@@ -71,7 +86,9 @@ class FidelityAccumulator:
         if kind not in ("fid", "kid"):
             raise ValueError(f"unknown fidelity metric {kind!r}")
         self.kind, self.device = kind, torch.device(device)
-        self.net = extractor if extractor is not None else inception(weights_path, self.device)
+        if extractor is None and weights_path is None:
+            raise ColorbenchError(f"{kind}: needs weights_path (the verified Inception file) or an extractor")
+        self.net = extractor if extractor is not None else inception(str(weights_path), self.device)
         self.weights_name = weights_name
         self.pred, self.gt = FeatureStats(), FeatureStats()
 

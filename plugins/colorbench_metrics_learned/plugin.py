@@ -1,12 +1,12 @@
 """Registers ``lpips``, ``lpips-vgg`` (per image) and ``fid``, ``kid`` (per set).
 
 Registration builds nothing: networks are made by the factories when a run uses them, and
-``check_available`` only looks for (or downloads) the weights file.
+``check_available`` finds (or downloads) the weights file and checks its sha256
+(``weights.py``); a missing or wrong file makes the metric unavailable with one line.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -16,13 +16,8 @@ from colorbench import MetricSpec, hookimpl
 def _lpips_factory(net: str) -> Callable[..., Any]:
     def factory(device: Any = "cpu", random_backbone: bool = False, **_: Any) -> Any:
         from colorbench_metrics_learned.perceptual import LPIPSMetric
-        from colorbench_metrics_learned.weights import ALEXNET, VGG16
 
-        if not random_backbone:
-            (ALEXNET if net == "alex" else VGG16).ensure()
-        with warnings.catch_warnings():  # lpips passes torchvision's deprecated pretrained=
-            warnings.simplefilter("ignore", UserWarning)
-            return LPIPSMetric(net, device=device, random_backbone=random_backbone)
+        return LPIPSMetric(net, device=device, random_backbone=random_backbone)  # verifies the trunk file
     return factory
 
 
@@ -32,7 +27,7 @@ def _fidelity_factory(kind: str) -> Callable[..., Any]:
         from colorbench_metrics_learned.weights import INCEPTION
 
         if extractor is None and weights_path is None:
-            weights_path = str(INCEPTION.ensure())
+            weights_path = str(INCEPTION.ensure())  # located and sha256-verified
         name = INCEPTION.file if weights_path and weights_path.endswith(INCEPTION.file) else str(weights_path or "injected")
         return FidelityAccumulator(kind, device=device, weights_path=weights_path, extractor=extractor,
                                    weights_name=name)

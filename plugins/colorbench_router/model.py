@@ -9,10 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.models.checkpoints import torch_hub_dir
+from colorbench.models.checkpoints import load_checkpoint
+from colorbench.models.weights import torchvision_weights
 
 # torchvision's MobileNet_V2_Weights.IMAGENET1K_V1 file in $TORCH_HOME/hub/checkpoints
-IMAGENET_FILE = "mobilenet_v2-b0353104.pth"
+IMAGENET = torchvision_weights("mobilenet_v2-b0353104.pth", "ImageNet MobileNetV2 (torchvision)",
+                               "torchvision MobileNet_V2_Weights.IMAGENET1K_V1 (ImageNet-1k classification)")
+IMAGENET_FILE = IMAGENET.file
 HEAD = (256, 100, 50)
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
@@ -66,18 +69,17 @@ def load_imagenet_blocks(net: RouterNet, blocks: int) -> str:
     """Load torchvision's ImageNet MobileNetV2 weights into the first ``blocks`` feature
     blocks and freeze them (seed 001: "only include the first 10 blocks ... the rest are
     retrained"). Returns a description for the checkpoint; raises a one-line error when the
-    file is not in the torchvision cache or the width does not match."""
-    from colorbench.errors import ColorbenchError
+    file is missing from the torchvision cache (and cannot be downloaded), its sha256
+    differs, or the width does not match."""
+    from colorbench.errors import ColorbenchError, WeightsUnavailableError
 
-    path = torch_hub_dir() / IMAGENET_FILE
-    if not path.is_file():
-        raise ColorbenchError(
-            f"router: pretrained=true needs torchvision's ImageNet MobileNetV2 weights at {path}; "
-            "download them once (torchvision.models.mobilenet_v2(weights='IMAGENET1K_V1')) or "
-            "train from scratch with pretrained=false")
     if abs(_width(net) - 1.0) > 1e-9:
         raise ColorbenchError("router: pretrained=true needs width_mult=1.0 (the ImageNet weights' width)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        path = IMAGENET.ensure()
+    except WeightsUnavailableError as exc:  # missing, or the hash differs (WeightsHashError)
+        raise type(exc)(f"router: pretrained=true: {exc} (or train from scratch with pretrained=false)") from None
+    state = load_checkpoint(path)
     prefix = [f"features.{i}." for i in range(blocks)]
     picked = {k[len("features."):]: v for k, v in state.items() if any(k.startswith(p) for p in prefix)}
     missing, _ = net.features.load_state_dict(picked, strict=False)
