@@ -129,3 +129,13 @@ def test_lock_in_process_is_exclusive_and_reentrant_after_release(tmp_path: Path
     assert path.read_text() == ""
     with pytest.raises(RunDirLockedError), run_dir_lock(tmp_path, "run"), run_dir_lock(tmp_path, "run"):
         pass
+
+
+def test_torchrun_ranks_other_than_0_share_rank_0s_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with run_dir_lock(tmp_path, "train"):
+        monkeypatch.setenv("RANK", "1")
+        with run_dir_lock(tmp_path, "train"):  # the same job's rank 1: no refusal
+            pass
+        monkeypatch.setenv("RANK", "0")
+        with pytest.raises(RunDirLockedError), run_dir_lock(tmp_path, "train"):
+            pass

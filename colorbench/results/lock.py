@@ -40,12 +40,16 @@ def _holder(handle: IO[str]) -> str:
 @contextmanager
 def run_dir_lock(run_dir: Path, command: str) -> Iterator[Path]:
     """Hold ``run_dir``'s lock for the duration of the block; RunDirLockedError (one line
-    naming the holder) when another process has it."""
+    naming the holder) when another process has it. Under torchrun the ranks of one job
+    share the directory: rank 0 holds the lock for all of them."""
     import fcntl
     from datetime import datetime, timezone
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if int(os.environ.get("RANK", "0") or 0) != 0:
+        yield run_dir / LOCK_NAME
+        return
     path = run_dir / LOCK_NAME
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
     try:
