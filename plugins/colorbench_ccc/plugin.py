@@ -16,9 +16,9 @@ WEIGHTS = Weights(
     file="ccc_tiny_imagenet-sample.pt",
     sha256="b0bc7ada5cff3ba74804e552eebf896bd2ec0e99e372d39c49a7f507e0c45bfb",
     licence="MIT (weights trained by colorbench on ../shared/data/imagenet-sample; see docs/models/ccc.md)",
-    training=("colorbench train ccc --dataset /work/shared/data/imagenet-sample --config tiny --steps 2400 "
+    training=("colorbench train ccc --dataset ../shared/data/imagenet-sample --config tiny --steps 2400 "
               "--set threads=1 --set val_every=240 --set val_images=64 --set checkpoint_every=200 "
-              "--out /tmp/ccc_ship/out  (train split: 767 images; 31 min on a shared 2-core CPU; "
+              "--out runs/ccc-ship  (train split: 767 images; 31 min on a shared 2-core CPU; "
               "optimizer state stripped)"),
     path=HERE / "ccc_tiny_imagenet-sample.pt",
 )
