@@ -74,7 +74,7 @@ def test_concurrent_runs_one_refused_no_duplicate_keys(tmp_path: Path) -> None:
     codes = sorted(code for code, _ in outs)
     assert codes in ([0, 0], [0, 2]), outs  # both ran one after the other, or one was refused
     if codes == [0, 2]:
-        assert any("in use by pid" in " ".join(out.split()) for code, out in outs if code == 2)
+        assert any("is in use by" in " ".join(out.split()) for code, out in outs if code == 2), outs
     rows = (tmp_path / "runs" / "r" / "per_image.csv").read_text().splitlines()
     keys = [tuple(r.split(",")[:3]) for r in rows[1:]]
     assert len(keys) == 6 == len(set(keys))
@@ -139,3 +139,28 @@ def test_torchrun_ranks_other_than_0_share_rank_0s_lock(tmp_path: Path, monkeypa
         monkeypatch.setenv("RANK", "0")
         with pytest.raises(RunDirLockedError), run_dir_lock(tmp_path, "train"):
             pass
+
+
+def test_holder_named_even_when_read_just_before_it_wrote_its_details(tmp_path: Path) -> None:
+    """A second process that races the holder's write still names it (the empty file is re-read)."""
+    import json
+    import threading
+
+    from colorbench.results.lock import _holder
+
+    path = tmp_path / LOCK_NAME
+    path.write_text("")
+
+    def late_write() -> None:
+        time.sleep(0.2)
+        path.write_text(json.dumps({"pid": 4242, "host": "h", "command": "run", "since": "t"}))
+
+    writer = threading.Thread(target=late_write)
+    writer.start()
+    with open(path, encoding="utf-8") as handle:
+        text = _holder(handle)
+    writer.join()
+    assert text.startswith("pid 4242 on h (run,")
+    path.write_text("")
+    with open(path, encoding="utf-8") as handle:
+        assert _holder(handle, attempts=2) == "another process"

@@ -26,12 +26,21 @@ class RunDirLockedError(ColorbenchError):
     """Another process holds the run directory."""
 
 
-def _holder(handle: IO[str]) -> str:
-    handle.seek(0)
-    try:
-        info = json.loads(handle.read() or "{}")
-    except json.JSONDecodeError:
-        info = {}
+def _holder(handle: IO[str], attempts: int = 20) -> str:
+    """Who holds the lock, read from the lock file. The holder writes its details just after
+    it takes the lock, so an empty file is read again a few times (50 ms apart) first."""
+    import time
+
+    info: dict = {}
+    for attempt in range(attempts):
+        handle.seek(0)
+        try:
+            info = json.loads(handle.read() or "{}")
+        except json.JSONDecodeError:
+            info = {}
+        if info or attempt == attempts - 1:
+            break
+        time.sleep(0.05)
     if not info:
         return "another process"
     return f"pid {info.get('pid')} on {info.get('host')} ({info.get('command')}, since {info.get('since')})"
