@@ -24,6 +24,7 @@ from colorbench.plugin.specs import (
 from colorbench.version import __version__
 
 __all__ = [
+    "Accumulator",
     "ColorbenchError",
     "ColorizerSpec",
     "DatasetSpec",
@@ -48,4 +49,8 @@ def __getattr__(name: str) -> Any:  # torch-dependent names load on first use
         from colorbench.evaluation.batch import MetricBatch
 
         return MetricBatch
+    if name == "Accumulator":
+        from colorbench.evaluation.accumulator import Accumulator
+
+        return Accumulator
     raise AttributeError(f"module 'colorbench' has no attribute {name!r}")

@@ -104,17 +104,18 @@ def test_run_directory_files_and_columns(tmp_path: Path, tint_module) -> None:
     make_folder(tmp_path / "imgs", 5)
     run_dir = run(tmp_path, load_regs([("tint", tint_module[1])]))
     header, rows = read_rows(run_dir / "per_image.csv")
-    assert header == ["dataset", "model", "image_id", "status", "error", "seconds", "mse", "cpsnr"]
+    assert header == ["dataset", "model", "image_id", "status", "error", "seconds", "failed_metrics", "source",
+                      "mse", "cpsnr"]
     assert len(rows) == 10 and {r["model"] for r in rows} == {"tint", "gray"}
     assert all(r["dataset"] == "imgs" and r["status"] == "ok" and float(r["seconds"]) >= 0 for r in rows)
 
     with open(run_dir / "summary.csv", newline="") as f:
         summary = list(csv.DictReader(f))
-    assert list(summary[0]) == ["dataset", "model", "n", "n_failed", "mse", "mse_ci95", "cpsnr",
-                                "cpsnr_ci95", "cpsnr_n_inf", "images_per_s"]
+    assert list(summary[0]) == ["dataset", "model", "n", "n_failed", "mse", "mse_ci95", "mse_n", "cpsnr",
+                                "cpsnr_ci95", "cpsnr_n", "cpsnr_n_inf", "images_per_s"]
     for s in summary:
         mine = [float(r["cpsnr"]) for r in rows if r["model"] == s["model"]]
-        assert s["n"] == "5" and s["n_failed"] == "0"
+        assert s["n"] == "5" and s["n_failed"] == "0" and s["cpsnr_n"] == "5"
         assert float(s["cpsnr"]) == pytest.approx(sum(mine) / 5, rel=1e-12)
         assert float(s["cpsnr_ci95"]) > 0 and float(s["images_per_s"]) > 0
 
@@ -204,7 +205,7 @@ def test_partial_last_line_is_dropped_and_recomputed(tmp_path: Path, tint_module
     cut = data.rstrip(b"\n").rfind(b"\n") + 1
     path.write_bytes(data[: cut + 12])  # the last row is cut mid-line, as a kill leaves it
     header, rows = read_rows(path)
-    assert len(rows) == 7 and header[:6] == list(FIXED_COLUMNS)
+    assert len(rows) == 7 and header[:8] == list(FIXED_COLUMNS)
     run(tmp_path, regs)
     assert comparable(path) == ref
 
@@ -217,7 +218,7 @@ def test_writer_never_writes_a_key_twice(tmp_path: Path) -> None:
               {"dataset": "d", "model": "m", "image_id": "b", "status": "ok", "mse": float("inf")}])
     w.close()
     w = PerImageWriter(path, ["mse"])
-    assert w.done("d", "m") == {"a", "b"}
+    assert set(w.done("d", "m")) == {"a", "b"}
     w.close()
     _, rows = read_rows(path)
     assert [(r["image_id"], r["mse"]) for r in rows] == [("a", "0.5"), ("b", "inf")]

@@ -52,7 +52,7 @@ def decode_only(pred_dir: Path, gt_dir: Path, batch_size: int, workers: int) -> 
                                          batch_size=batch_size, num_workers=workers, collate_fn=lambda x: x)
     n = 0
     for items in loader:
-        torch.stack([it.pred for it in items]), torch.stack([it.gt for it in items])
+        torch.stack([it.pred for it in items]), torch.stack([it.rgb for it in items])
         n += len(items)
     return n
 

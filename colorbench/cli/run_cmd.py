@@ -46,6 +46,7 @@ def run_command(
     size: int = typer.Option(None, help="Square size images are resized to (ignored with --resize none) [default: 256]."),
     resize: str = typer.Option(None, help="crop (centre square, then resize), stretch, or none (native size) [default: crop]."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    precision: str = typer.Option("fp32", help="Autocast of the colorizers: fp32, bf16 or fp16 (recorded in run.json; part of the resume fingerprint)."),
     batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per batch [default: 16]."),
     workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
     checkpoint: list[str] = typer.Option([], "--checkpoint", help="MODEL=PATH: a checkpoint file or a 'train --out' directory (repeatable)."),
@@ -59,6 +60,7 @@ def run_command(
     save_images: bool = typer.Option(None, "--save-images/--no-save-images", help="Write every output as PNG under outputs/ (needed by colorbench report) [default: no]."),
     seed: int = typer.Option(None, help="Random seed [default: 0]."),
     strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable (missing weights), a plugin was skipped for an error or a plugin entry was refused (duplicate name)."),
+    fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when a model failed on every image or a dataset/model/set metric could not run)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info lines."),
 ) -> None:
     """Colorize datasets with models and score the outputs; writes a run directory.
@@ -112,8 +114,8 @@ def run_command(
         elif key in defaults:
             settings.setdefault(key, defaults[key])
     strict = strict or bool(settings.pop("strict", False))
-    cfg = RunConfig(**settings, device=device, data_root=data_root, out=str(out), name=name,
-                    resume=resume, strict=strict)
+    cfg = RunConfig(**settings, device=device, precision=precision, data_root=data_root, out=str(out),
+                    name=name, resume=resume, strict=strict, fail_on_error=fail_on_error)
     reporter = Reporter(quiet=quiet)
     runner = Runner(cfg, registries(), reporter)
     result = runner.run()
@@ -124,5 +126,9 @@ def run_command(
     for board in result.leaderboards:
         console.print(f"leaderboard: {board}")
     if result.errors:
-        reporter.error(f"{len(result.errors)} dataset/model problem(s); see above and run.json")
+        reporter.error(f"{len(result.errors)} dataset/model problem(s); see above, run.json and errors.log")
+        raise typer.Exit(1)
+    if fail_on_error and (result.failed_images or result.failed_cells):
+        reporter.error(f"--fail-on-error: {result.failed_images} image(s) and {result.failed_cells} metric "
+                       f"cell(s) failed; see per_image.csv and {result.run_dir / 'errors.log'}")
         raise typer.Exit(1)

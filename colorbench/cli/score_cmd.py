@@ -25,6 +25,7 @@ def score_command(
     workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
     device: str = typer.Option("cpu", help="auto, cpu, cuda or cuda:N."),
     strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable, a plugin was skipped for an error or a plugin entry was refused."),
+    fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when every image failed)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Score predictions against ground truths matched by relative path without extension.
@@ -60,3 +61,10 @@ def score_command(
     console = Console()
     print_summary(summary, {s.name: {"higher_is_better": s.higher_is_better} for s in specs}, console)
     console.print(f"results: {out_dir}")
+    row = summary[0]
+    cells = sum(row["n"] - row[f"{s.name}_n"] for s in specs if s.kind == "per_image")
+    if row["n"] == 0 or (fail_on_error and (row["n_failed"] or cells)):
+        reporter.error(f"{row['n_failed']} of {row['n'] + row['n_failed']} image(s) failed"
+                       f"{f' and {cells} metric cell(s)' if cells else ''}; see {out_dir / 'per_image.csv'} "
+                       f"and {out_dir / 'errors.log'}")
+        raise typer.Exit(1)

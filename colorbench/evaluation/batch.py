@@ -32,6 +32,10 @@ class MetricBatch:
     def __len__(self) -> int:
         return int(self.pred.shape[0])
 
+    def select(self, k: int) -> MetricBatch:
+        """The batch of image ``k`` alone (no shared cache)."""
+        return MetricBatch(self.pred[k : k + 1], self.gt[k : k + 1], ids=self.ids[k : k + 1])
+
     def cached(self, key: str, make: Any) -> Any:
         if key not in self._cache:
             self._cache[key] = make()

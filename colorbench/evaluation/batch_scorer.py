@@ -1,10 +1,16 @@
-"""One batch through the protocol: colorize L*, rebuild RGB from the ground-truth L* and the
-predicted a*b*, score every per-image metric, feed the distribution accumulators, save PNGs,
-and return one row per image (an image that breaks its batch is isolated and recorded)."""
+"""The one batch scorer of ``run`` and ``score``: per batch of loader items, colorize L* and
+rebuild RGB from the ground-truth L* and the predicted a*b* (``run``; ``score`` reads the
+prediction from disk), score every per-image metric, save PNGs, feed the distribution
+accumulators and return one row per image; per pair, the loop over the loader, rows flushed
+per batch, failures logged and the distribution values computed.
+
+An image that breaks its batch is isolated and recorded; a metric that fails marks only its
+own cells (``status`` ``partial``, ``failed_metrics`` and ``error`` name them)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +19,38 @@ import torch
 from colorbench.device import autocast
 from colorbench.errors import ColorbenchError
 from colorbench.evaluation.batch import MetricBatch
+from colorbench.evaluation.failures import ErrorLog, Failure
 from colorbench.evaluation.images import save_png
 from colorbench.evaluation.loader import Item, group_by_shape
-from colorbench.evaluation.metricset import MetricSet, one_line
+from colorbench.evaluation.metricset import MetricSet
 from colorbench.evaluation.protocol import rebuild
 from colorbench.plugin.specs import ColorizerSpec
-from colorbench.results.files import GT_DIR
+from colorbench.reporting.console import Reporter
+from colorbench.results.files import GT_DIR, PerImageWriter
+from colorbench.results.manifest import PairRecord
+
+Rows = list[dict[str, Any]]
+
+
+def _failed_row(base: Mapping[str, str], f: Failure) -> dict[str, Any]:
+    return {**base, "image_id": f.image_id, "status": "failed", "error": f.message}
 
 
 class BatchScorer:
-    """Scores batches of loader items for one run: ``metric_set`` on ``device``; with
+    """Scores batches for one run or score: ``metric_set`` on ``device`` under ``precision``
+    (autocast of the colorizer; fp32 by default); failures go to ``errors``; with
     ``save_dir``, outputs go to ``save_dir/<dataset>/<model>/<id>.png`` and ground truths to
     ``save_dir/<dataset>/_ground_truth/``."""
 
-    def __init__(self, metric_set: MetricSet, device: torch.device, save_dir: Path | None = None):
-        self.metric_set, self.device, self.save_dir = metric_set, device, save_dir
+    def __init__(self, metric_set: MetricSet, device: torch.device, errors: ErrorLog,
+                 save_dir: Path | None = None, precision: str = "fp32"):
+        self.metric_set, self.device, self.errors = metric_set, device, errors
+        self.save_dir, self.precision = save_dir, precision
 
     def predict(self, spec: ColorizerSpec, colorizer: Any, L: torch.Tensor,
-                 ids: list[str]) -> tuple[torch.Tensor, dict[str, Any]]:
+                ids: list[str]) -> tuple[torch.Tensor, dict[str, Any]]:
         info: dict[str, Any] = {}
-        with torch.inference_mode(), autocast(self.device):
+        with torch.inference_mode(), autocast(self.device, self.precision):
             if spec.provides_info:
                 ab, info = colorizer.colorize_with_info(L, ids)
             else:
@@ -45,60 +63,102 @@ class BatchScorer:
             raise ColorbenchError(f"colorizer {spec.name!r} returned NaN or infinite a*b* values")
         return ab, info
 
-    def process(self, ds_name: str, spec: ColorizerSpec, colorizer: Any, items: list[Item],
-                 accumulators: dict[str, Any]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        base = {"dataset": ds_name, "model": spec.name}
-        for it in items:
-            if it.error is not None:
-                rows.append({**base, "image_id": it.id, "status": "failed", "error": it.error})
+    # ---------------------------------------------------------------- one pair
+    def score_pair(self, base: Mapping[str, str], record: PairRecord, batches: Iterable[list[Item]],
+                   writer: PerImageWriter, reporter: Reporter, total: int, *,
+                   spec: ColorizerSpec | None = None, colorizer: Any = None,
+                   skip: Collection[str] = (), sources: Mapping[str, str] | None = None) -> list[Failure]:
+        """Every batch of one (dataset, model) pair: rows of images not in ``skip`` written
+        (with their ``sources``), failures logged and shown, ``record`` given images/s and
+        the distribution values. Returns the distribution metrics that failed."""
+        key = f"{base['dataset']}/{base['model']}"
+        self.metric_set.start_pair()
+        t0, processed, written = time.perf_counter(), 0, 0
+        with reporter.progress(key, total) as advance:
+            for items in batches:
+                rows, failures = self.process(base, items, spec, colorizer)
+                rows = [{**r, "source": (sources or {}).get(r["image_id"])} for r in rows if r["image_id"] not in skip]
+                writer.append(rows)
+                self.errors.add(key, [f for f in failures if f.image_id not in skip])
+                processed, written = processed + len(items), written + len(rows)
+                advance(len(items))
+        elapsed = time.perf_counter() - t0
+        record.images_per_s = processed / elapsed if elapsed > 0 else None
+        set_failures = self.metric_set.finish(record, reporter.warn)
+        self.errors.add(key, set_failures, count=False)
+        for line in self.errors.pair_lines(key, written):
+            reporter.warn(line)
+        return set_failures
+
+    # -------------------------------------------------------------- one batch
+    def process(self, base: Mapping[str, str], items: list[Item], spec: ColorizerSpec | None = None,
+                colorizer: Any = None) -> tuple[Rows, list[Failure]]:
+        """Rows (in item order) and failures of one batch; ``spec``/``colorizer`` None: the
+        items carry their predictions (``score``)."""
+        rows: Rows = []
+        failures = [Failure(it.id, it.error, trace=it.trace) for it in items if it.error is not None]
+        rows += [_failed_row(base, f) for f in failures]
         good = [it for it in items if it.error is None]
         for group in group_by_shape(good):
             try:
-                rows += self._score_group(base, spec, colorizer, group, accumulators)
+                done = self._score_group(base, group, spec, colorizer)
             except Exception as exc:
                 if len(group) == 1:
-                    rows.append({**base, "image_id": group[0].id, "status": "failed", "error": one_line(exc)})
+                    failure = Failure.of(group[0].id, exc)
+                    rows.append(_failed_row(base, failure))
+                    failures.append(failure)
                     continue
+                done = ([], [])
                 for it in group:  # isolate the image that broke the batch
-                    try:
-                        rows += self._score_group(base, spec, colorizer, [it], accumulators)
-                    except Exception as exc1:
-                        rows.append({**base, "image_id": it.id, "status": "failed", "error": one_line(exc1)})
+                    more = self.process(base, [it], spec, colorizer)
+                    done[0].extend(more[0])
+                    done[1].extend(more[1])
+            rows += done[0]
+            failures += done[1]
         order = {it.id: k for k, it in enumerate(items)}
-        return sorted(rows, key=lambda r: order[r["image_id"]])
+        return sorted(rows, key=lambda r: order[r["image_id"]]), failures
 
-    def _score_group(self, base: dict[str, str], spec: ColorizerSpec, colorizer: Any,
-                     group: list[Item], accumulators: dict[str, Any]) -> list[dict[str, Any]]:
-        dev = self.device
-        L = torch.stack([it.L for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
+    def _score_group(self, base: Mapping[str, str], group: list[Item], spec: ColorizerSpec | None,
+                     colorizer: Any) -> tuple[Rows, list[Failure]]:
+        dev, ids = self.device, [it.id for it in group]
         gt = torch.stack([it.rgb for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
-        t0 = time.perf_counter()
-        ab, info = self.predict(spec, colorizer, L, [it.id for it in group])
-        pred = rebuild(L, ab)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        seconds = (time.perf_counter() - t0) / len(group)
-        batch = MetricBatch(pred=pred, gt=gt, ids=[it.id for it in group])
-        values, errors = self.metric_set.score(batch)
-        for acc in accumulators.values():
-            acc.update(batch)
-        if self.save_dir is not None:
-            out_dir = self.save_dir / base["dataset"]
-            pred_np = pred.permute(0, 2, 3, 1).cpu().numpy()
-            gt_np = gt.permute(0, 2, 3, 1).cpu().numpy()
-            for k, it in enumerate(group):
-                save_png(pred_np[k], out_dir / spec.name / f"{it.id}.png")
-                gt_path = out_dir / GT_DIR / f"{it.id}.png"
-                if not gt_path.exists():
-                    save_png(gt_np[k], gt_path)
-        rows = []
-        for k, it in enumerate(group):
-            row = {**base, "image_id": it.id, "status": "failed" if errors else "ok",
-                   "error": "; ".join(errors) or None, "seconds": seconds}
-            row.update({mid: values[mid][k] for mid in self.metric_set.per_image_ids})
-            for col in spec.extra_columns:
+        seconds, info = None, {}
+        if spec is None:
+            pred = torch.stack([it.pred for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
+        else:
+            L = torch.stack([it.L for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
+            t0 = time.perf_counter()
+            ab, info = self.predict(spec, colorizer, L, ids)
+            pred = rebuild(L, ab)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            seconds = (time.perf_counter() - t0) / len(group)
+        batch = MetricBatch(pred=pred, gt=gt, ids=ids)
+        values, failed = self.metric_set.score(batch)
+        if self.save_dir is not None and spec is not None:
+            self._save(base["dataset"], spec.name, ids, pred, gt)
+        rows, failures = [], []
+        for k, image_id in enumerate(ids):
+            cells = failed[k]
+            row = {**base, "image_id": image_id, "status": "partial" if cells else "ok",
+                   "error": "; ".join(f"metric {m}: {f.message}" for m, f in cells.items()) or None,
+                   "failed_metrics": ",".join(cells) or None, "seconds": seconds,
+                   **{mid: values[mid][k] for mid in self.metric_set.per_image_ids}}
+            for col in spec.extra_columns if spec is not None else ():
                 vals = info.get(col)
                 row[col] = vals[k] if vals is not None else None
             rows.append(row)
-        return rows
+            failures += cells.values()
+        self.metric_set.feed(batch)  # last: nothing after it can fail the group (no double feed)
+        return rows, failures
+
+    def _save(self, dataset: str, model: str, ids: list[str], pred: torch.Tensor, gt: torch.Tensor) -> None:
+        assert self.save_dir is not None
+        out_dir = self.save_dir / dataset
+        pred_np = pred.permute(0, 2, 3, 1).cpu().numpy()
+        gt_np = gt.permute(0, 2, 3, 1).cpu().numpy()
+        for k, image_id in enumerate(ids):
+            save_png(pred_np[k], out_dir / model / f"{image_id}.png")
+            gt_path = out_dir / GT_DIR / f"{image_id}.png"
+            if not gt_path.exists():
+                save_png(gt_np[k], gt_path)

@@ -22,6 +22,7 @@ class RunConfig:
     size: int = 256
     resize: str = "crop"
     device: str = "auto"
+    precision: str = "fp32"  # autocast of the colorizers: fp32, bf16 or fp16 (recorded, fingerprinted)
     batch_size: int = 16
     workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     checkpoints: list[str] = field(default_factory=list)  # MODEL=PATH
@@ -34,6 +35,7 @@ class RunConfig:
     save_images: bool = False
     seed: int = 0
     strict: bool = False  # unavailable requested metrics and plugin problems are errors
+    fail_on_error: bool = False  # any failed image or metric cell makes the run's exit status 1
     # per-dataset protocol overrides, keyed by the entry in ``datasets``: any of split,
     # limit, size, resize (benchmark suites give each dataset its own protocol)
     dataset_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -55,10 +57,14 @@ class Protocol:
 
 @dataclass
 class RunResult:
+    """What a run leaves: its directory, summary rows, errors (exit status 1) and boards."""
+
     run_dir: Path
     summary: list[dict[str, Any]]
     errors: list[str]
     leaderboards: list[Path]
+    failed_images: int = 0  # over the rows this invocation selected
+    failed_cells: int = 0  # metric cells of scored images that failed
 
 
 def protocol_for(cfg: RunConfig, entry: str) -> Protocol:

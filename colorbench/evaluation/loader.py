@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,10 +15,15 @@ from colorbench.plugin.specs import Dataset
 
 @dataclass
 class Item:
+    """One image as the batch scorer receives it: for ``run`` the ground truth and its L*,
+    for ``score`` the ground truth and the saved prediction; or the reason it failed."""
+
     id: str
-    rgb: torch.Tensor | None = None  # uint8 [3, H, W] after the protocol's resize
-    L: torch.Tensor | None = None  # float32 [1, H, W]
+    rgb: torch.Tensor | None = None  # ground truth, uint8 [3, H, W] after the protocol's resize
+    L: torch.Tensor | None = None  # float32 [1, H, W] (run)
+    pred: torch.Tensor | None = None  # uint8 [3, H, W] (score: the prediction read from disk)
     error: str | None = None
+    trace: str | None = None  # the traceback of ``error``
     load_seconds: float = 0.0
 
 
@@ -40,7 +46,7 @@ class ProtocolDataset(torch.utils.data.Dataset[Item]):
             L = lightness(rgb)
         except Exception as exc:
             text = " ".join(str(exc).split()) or type(exc).__name__
-            return Item(image_id, error=text, load_seconds=time.perf_counter() - t0)
+            return Item(image_id, error=text, trace=traceback.format_exc(), load_seconds=time.perf_counter() - t0)
         return Item(image_id, rgb, L, load_seconds=time.perf_counter() - t0)
 
 

@@ -1,23 +1,35 @@
-"""The metrics of one run, built once and applied batch by batch (run and score share it)."""
+"""The metrics of one run, built once and applied batch by batch (run and score share it).
+
+Failures are per metric: a per-image metric that raises, returns other than one value per
+image, or returns NaN fails only its own cells; a distribution metric whose factory,
+``update`` or ``compute`` raises fails only that metric (for the pair, or for the run when
+it cannot be built). The other metrics of the image count.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
+from colorbench.evaluation.accumulator import Accumulator
 from colorbench.evaluation.batch import MetricBatch
+from colorbench.evaluation.failures import Failure, one_line
 from colorbench.plugin.options import with_defaults
 from colorbench.plugin.specs import MetricSpec
 
+__all__ = ["MetricSet", "one_line"]
+SET = "(set)"  # Failure.image_id of a distribution metric's failure
 
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+
+class ShapeError(ValueError):
+    """A per-image metric returned other than one value per image."""
 
 
 class MetricSet:
-    """Per-image metric functions built once; distribution accumulators built per pair."""
+    """Per-image metric functions and distribution accumulators, each built once per run."""
 
     def __init__(self, specs: Sequence[MetricSpec], device: Any = "cpu",
                  options: Mapping[str, Mapping[str, Any]] | None = None):
@@ -29,6 +41,9 @@ class MetricSet:
         self.per_image = [s for s in self.specs if s.kind == "per_image"]
         self.distribution = [s for s in self.specs if s.kind == "distribution"]
         self._fns: dict[str, Any] = {}
+        self._accs: dict[str, Any] | None = None  # built on the first pair that needs them
+        self._broken: dict[str, Failure] = {}  # accumulators that could not be built
+        self.pair_failures: dict[str, Failure] = {}  # distribution metrics failed in this pair
 
     @property
     def per_image_ids(self) -> list[str]:
@@ -49,41 +64,107 @@ class MetricSet:
             self._fns[spec.name] = spec.build(device=self.device, **self.options[spec.name])
         return self._fns[spec.name]
 
-    def _spec(self, mid: str) -> MetricSpec:
-        return next(s for s in self.specs if s.name == mid)
+    # ------------------------------------------------------------ per image
+    def _values(self, spec: MetricSpec, batch: MetricBatch) -> list[float]:
+        out = torch.as_tensor(self._fn(spec)(batch)).detach().double().cpu()
+        if out.numel() != len(batch):
+            raise ShapeError(f"returned shape {tuple(out.shape)}; expected one value per image ({len(batch)})")
+        return out.reshape(len(batch)).tolist()
 
-    def accumulators(self) -> dict[str, Any]:
-        return {s.name: s.build(device=self.device, **self.options[s.name]) for s in self.distribution}
-
-    def finish(self, accumulators: Mapping[str, Any], entry: dict[str, Any], warn: Any) -> list[str]:
-        """Store each accumulator's ``compute()`` in ``entry`` (and, for specs that declare
-        ``provides_info``, its ``info()``
-        dict as ``<id>_info``, e.g. the feature extractor used); ``info()["warnings"]`` lines
-        go to ``warn``. Returns one error line per metric that failed."""
-        errors = []
-        for mid, acc in accumulators.items():
+    def score(self, batch: MetricBatch) -> tuple[dict[str, list[float | None]], list[dict[str, Failure]]]:
+        """Per-image values of every per-image metric (None in a failed cell), and per image
+        the failed cells (metric id -> Failure). A metric that raises on a batch is retried
+        image by image, so one bad image fails only its own cell."""
+        n = len(batch)
+        values: dict[str, list[float | None]] = {}
+        failed: list[dict[str, Failure]] = [{} for _ in range(n)]
+        ids = batch.ids or [str(k) for k in range(n)]
+        for spec in self.per_image:
+            vals: list[float | None]
             try:
-                entry[mid] = float(acc.compute())
+                vals = list(self._values(spec, batch))
+            except ShapeError as exc:  # the metric's contract, not one image: every cell
+                vals = [None] * n
+                for k in range(n):
+                    failed[k][spec.name] = Failure.of(ids[k], exc, spec.name)
             except Exception as exc:
-                errors.append(f"metric {mid} failed: {one_line(exc)}")
+                if n == 1:
+                    vals = [None]
+                    failed[0][spec.name] = Failure.of(ids[0], exc, spec.name)
+                else:
+                    vals = self._one_by_one(spec, batch, failed, ids)
+            for k, v in enumerate(vals):
+                if v is not None and math.isnan(v):
+                    vals[k] = None
+                    failed[k][spec.name] = Failure(ids[k], "returned NaN", spec.name)
+            values[spec.name] = vals
+        return values, failed
+
+    def _one_by_one(self, spec: MetricSpec, batch: MetricBatch, failed: list[dict[str, Failure]],
+                    ids: list[str]) -> list[float | None]:
+        out: list[float | None] = []
+        for k in range(len(batch)):
+            try:
+                out += self._values(spec, batch.select(k))
+            except Exception as exc:
+                out.append(None)
+                failed[k][spec.name] = Failure.of(ids[k], exc, spec.name)
+        return out
+
+    # --------------------------------------------------------- distribution
+    def start_pair(self) -> None:
+        """Reset every accumulator for a new (dataset, model) pair (building them on the
+        first call; an accumulator that is not an ``Accumulator`` is built anew instead)."""
+        if self._accs is None:
+            self._accs = {}
+            for spec in self.distribution:
+                self._build(spec)
+        else:
+            for spec in self.distribution:
+                acc = self._accs.get(spec.name)
+                if isinstance(acc, Accumulator):
+                    acc.reset()
+                elif spec.name not in self._broken:
+                    self._build(spec)
+        self.pair_failures = dict(self._broken)
+
+    def _build(self, spec: MetricSpec) -> None:
+        assert self._accs is not None
+        try:
+            self._accs[spec.name] = spec.build(device=self.device, **self.options[spec.name])
+        except Exception as exc:
+            self._broken[spec.name] = Failure.of(SET, exc, spec.name)
+            self._accs.pop(spec.name, None)
+
+    def feed(self, batch: MetricBatch) -> None:
+        """``update`` every accumulator of the pair that has not failed yet."""
+        for mid, acc in (self._accs or {}).items():
+            if mid in self.pair_failures:
                 continue
-            info = acc.info() if self._spec(mid).provides_info else None
+            try:
+                acc.update(batch)
+            except Exception as exc:
+                self.pair_failures[mid] = Failure.of(SET, exc, mid)
+
+    def finish(self, record: Any, warn: Any) -> list[Failure]:
+        """Store each accumulator's ``compute()`` in ``record.values`` (and, for specs that
+        declare ``provides_info``, its ``info()`` in ``record.info``); ``info()["warnings"]``
+        lines go to ``warn``. Returns one Failure per distribution metric that failed."""
+        for spec in self.distribution:
+            mid = spec.name
+            record.values.pop(mid, None)
+            record.info.pop(mid, None)
+            acc = (self._accs or {}).get(mid)
+            if mid in self.pair_failures or acc is None:
+                continue
+            try:
+                record.values[mid] = float(acc.compute())
+            except Exception as exc:
+                self.pair_failures[mid] = Failure.of(SET, exc, mid)
+                continue
+            info = acc.info() if spec.provides_info else None
             if info:
-                entry[f"{mid}_info"] = info
+                record.info[mid] = info
                 for line in info.get("warnings", []):
                     warn(f"metric {mid}: {line}")
-        return errors
-
-    def score(self, batch: MetricBatch) -> tuple[dict[str, list[float | None]], list[str]]:
-        """Per-image values of every per-image metric, and one error line per failed metric."""
-        values: dict[str, list[float | None]] = {}
-        errors: list[str] = []
-        n = len(batch)
-        for spec in self.per_image:
-            try:
-                out = self._fn(spec)(batch)
-                values[spec.name] = torch.as_tensor(out).detach().double().cpu().reshape(n).tolist()
-            except Exception as exc:
-                errors.append(f"metric {spec.name}: {one_line(exc)}")
-                values[spec.name] = [None] * n
-        return values, errors
+        return [self.pair_failures[s.name] for s in self.distribution if s.name in self.pair_failures]

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import random
-import time
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 
 from colorbench import results
-from colorbench.device import device_name, resolve_device
+from colorbench.device import device_name, resolve_device, resolve_precision
 from colorbench.errors import ColorbenchError
 from colorbench.evaluation.batch_scorer import BatchScorer
 from colorbench.evaluation.config import (
@@ -26,22 +25,28 @@ from colorbench.evaluation.config import (
     protocol_for,
     validate,
 )
+from colorbench.evaluation.failures import ERRORS_LOG, ErrorLog, Failure, one_line
 from colorbench.evaluation.loader import make_loader
-from colorbench.evaluation.metricset import MetricSet, one_line
+from colorbench.evaluation.metricset import MetricSet
 from colorbench.evaluation.selection import (
     resolve_datasets,
     resolve_metrics,
     resolve_models,
     unavailable_note,
 )
+from colorbench.evaluation.source import image_sources, resolved_root
 from colorbench.models.factory import ResolvedCheckpoint, create_colorizer, resolve_checkpoint
 from colorbench.plugin.manager import Registries, check_strict
 from colorbench.plugin.options import parse_checkpoints, resolve_options, with_defaults
 from colorbench.plugin.specs import ColorizerSpec, Dataset
 from colorbench.reporting.console import Reporter
 from colorbench.results.lock import run_dir_lock
+from colorbench.results.manifest import PairRecord, RunManifest
+from colorbench.results.manifest import read as read_manifest
 from colorbench.results.provenance import environment, now
 from colorbench.results.summary import summarize, write_summary
+
+__all__ = ["RunConfig", "RunResult", "Runner", "capabilities"]
 
 
 def _seed_everything(seed: int) -> None:
@@ -61,13 +66,19 @@ def _digest(obj: Any) -> str:
 
 
 class Runner:
+    """Orchestrates a run: every (dataset, model) pair through the batch scorer, resume
+    (fingerprints, changed images) and the manifest; ``run()`` returns the RunResult."""
+
     def __init__(self, config: RunConfig, regs: Registries, reporter: Reporter | None = None):
         validate(config)
         if config.strict:  # a plugin skipped for an error or an entry refused: exit 2
             check_strict(regs)
         self.cfg, self.regs = config, regs
+        # named once: a timestamped name must not move between calls
+        self._dir = Path(config.out) / (config.name or datetime.now().strftime("%Y%m%d-%H%M%S"))
         self.report = reporter or Reporter()
         self.device = resolve_device(config.device)
+        self.precision = resolve_precision(config.precision, self.device)
         self.errors: list[str] = []
         self.metrics, unavailable = resolve_metrics(regs, config.metrics, strict=config.strict)
         for line in unavailable_note(unavailable, requested=bool(config.metrics)):
@@ -80,8 +91,9 @@ class Runner:
         self.checkpoints = parse_checkpoints(config.checkpoints, [m.name for m in self.models])
         self.metric_options = resolve_options(config.metric_options, self.metrics, "--metric-set", "metric")
         self.metric_set = MetricSet(self.metrics, self.device, self.metric_options)
-        self.scorer = BatchScorer(self.metric_set, self.device,
-                                  self._run_dir() / "outputs" if config.save_images else None)
+        self.scorer = BatchScorer(self.metric_set, self.device, ErrorLog(self._run_dir() / ERRORS_LOG),
+                                  self._run_dir() / "outputs" if config.save_images else None, self.precision)
+        self.manifest = RunManifest()
         self.per_image_ids = self.metric_set.per_image_ids
         self.dist_ids = self.metric_set.distribution_ids
         self._colorizers: dict[str, Any] = {}
@@ -91,8 +103,7 @@ class Runner:
 
     # ----------------------------------------------------------------- set-up
     def _run_dir(self) -> Path:
-        name = self.cfg.name or datetime.now().strftime("%Y%m%d-%H%M%S")
-        return Path(self.cfg.out) / name
+        return self._dir
 
     def _colorizer(self, spec: ColorizerSpec, checkpoint: ResolvedCheckpoint) -> Any:
         if spec.name not in self._colorizers:
@@ -119,39 +130,25 @@ class Runner:
         run_dir = self._run_dir()
         run_dir.mkdir(parents=True, exist_ok=True)
         per_image_path = run_dir / "per_image.csv"
-        previous = results.read_json(run_dir / "run.json") if cfg.resume else {}
+        previous = read_manifest(run_dir) if cfg.resume else None
         if not cfg.resume:
-            for stale in ("per_image.csv", "summary.csv"):
+            for stale in ("per_image.csv", "summary.csv", ERRORS_LOG):
                 (run_dir / stale).unlink(missing_ok=True)
         extra_cols = [c for m in self.models for c in m.extra_columns]
         writer = results.PerImageWriter(per_image_path, [*self.per_image_ids, *extra_cols])
         metric_meta = self.metric_set.metadata()
-        pairs: dict[str, Any] = dict(previous.get("pairs", {}))
-        manifest: dict[str, Any] = {
-            "kind": "run",
-            "name": run_dir.name,
-            "config": {k: v for k, v in asdict(cfg).items()},
-            "resolved": {
-                "models": [m.name for m in self.models],
-                "datasets": [d.name for d in self.datasets],
-                "metrics": [m.name for m in self.metrics],
-                "options": self.options,
-                "metric_options": self.metric_options,
-            },
-            "metrics": metric_meta,
-            "unavailable_metrics": self.unavailable,
-            "environment": environment(),
-            "device": str(self.device),
-            "device_name": device_name(self.device),
-            "plugins": {p.name: {"version": p.version, "error": p.error} for p in self.regs.plugins},
-            "checkpoints": {},
-            "colorizers": {m.name: capabilities(m) for m in self.models},
-            "pairs": pairs,
-            "errors": self.errors,
-            "started": now(),
-            "finished": None,
-        }
-        results.write_json(run_dir / "run.json", manifest)
+        manifest = RunManifest(
+            kind="run", name=run_dir.name, config=asdict(cfg),
+            resolved={"models": [m.name for m in self.models], "datasets": [d.name for d in self.datasets],
+                      "metrics": [m.name for m in self.metrics], "options": self.options,
+                      "metric_options": self.metric_options},
+            metrics=metric_meta, unavailable_metrics=self.unavailable, environment=environment(),
+            device=str(self.device), device_name=device_name(self.device), precision=self.precision,
+            plugins={p.name: {"version": p.version, "error": p.error} for p in self.regs.plugins},
+            colorizers={m.name: capabilities(m) for m in self.models},
+            pairs=dict(previous.pairs) if previous else {}, errors=self.errors, started=now())
+        self.manifest = manifest
+        manifest.write(run_dir)
         for entry, ds in zip(cfg.datasets, self.datasets, strict=True):
             proto = protocol_for(cfg, entry)
             dataset = self._build_dataset(ds, proto)
@@ -162,21 +159,28 @@ class Runner:
                 self._fail(f"dataset {ds.name!r}: image ids are not unique; rows could not be keyed")
                 continue
             n = len(ids) if proto.limit is None else min(proto.limit, len(ids))
+            fingerprint = {**ds.fingerprint, "options": self.options.get(ds.spec.name, {}),
+                           "root": resolved_root(ds.root(cfg.data_root))}
             for spec in self.models:
-                fingerprint = {**ds.fingerprint, "options": self.options.get(ds.spec.name, {})}
-                self._run_pair(ds.name, fingerprint, proto, dataset, n, spec, writer, pairs, manifest, run_dir)
-                results.write_json(run_dir / "run.json", manifest)
+                self._run_pair(ds.name, fingerprint, proto, dataset, ids[:n], spec, writer, run_dir)
+                manifest.write(run_dir)
         writer.close()
-        manifest["finished"] = now()
+        manifest.finished = now()
         _, rows = results.read_rows(per_image_path)
         rows = [r for r in rows if (r["dataset"], r["model"], r["image_id"]) in self._selected]
-        summary = summarize(rows, metric_meta, {k: pairs[k] for k in self._pairs_run if k in pairs})
+        summary = summarize(rows, metric_meta, {k: manifest.pairs[k] for k in self._pairs_run if k in manifest.pairs})
+        for s in summary:  # a model that failed on every image is a failed pair, not a 0
+            if s["n"] == 0 and s["n_failed"]:
+                self._fail(f"{s['dataset']}/{s['model']}: failed on every image ({s['n_failed']}); "
+                           f"reasons in per_image.csv, tracebacks in {run_dir / ERRORS_LOG}")
         write_summary(run_dir / "summary.csv", summary, metric_meta)
-        results.write_json(run_dir / "run.json", manifest)
+        manifest.write(run_dir)
         from colorbench.reporting.leaderboard import write_run_leaderboards
 
         boards = write_run_leaderboards(run_dir)
-        return RunResult(run_dir, summary, self.errors, boards)
+        return RunResult(run_dir, summary, self.errors, boards,
+                         failed_images=sum(r.get("status") == "failed" for r in rows),
+                         failed_cells=sum(len([m for m in r.get("failed_metrics", "").split(",") if m]) for r in rows))
 
     def _fail(self, message: str) -> None:
         self.errors.append(message)
@@ -193,10 +197,9 @@ class Runner:
         return None
 
     # ------------------------------------------------------------ one pair
-    def _run_pair(self, ds_name: str, ds_fingerprint: Any, proto: Protocol, dataset: Dataset, n: int,
-                  spec: ColorizerSpec, writer: results.PerImageWriter, pairs: dict[str, Any],
-                  manifest: dict[str, Any], run_dir: Path) -> None:
-        cfg = self.cfg
+    def _run_pair(self, ds_name: str, ds_fingerprint: dict[str, Any], proto: Protocol, dataset: Dataset,
+                  ids: list[str], spec: ColorizerSpec, writer: results.PerImageWriter, run_dir: Path) -> None:
+        cfg, manifest = self.cfg, self.manifest
         key = f"{ds_name}/{spec.name}"
         try:
             checkpoint = resolve_checkpoint(spec, self.checkpoints.get(spec.name),
@@ -207,53 +210,51 @@ class Runner:
             self._fail(f"{key}: {exc}")
             return
         if digest:
-            manifest["checkpoints"][spec.name] = checkpoint.record()
-        fingerprint = _digest({
+            manifest.checkpoints[spec.name] = checkpoint.record()
+        fingerprint = {
             "dataset": ds_fingerprint, "split": proto.split, "size": proto.size, "resize": proto.resize,
             "seed": cfg.seed, "model": spec.name, "options": self.options.get(spec.name, {}),
             "checkpoint": digest, "metrics": self.per_image_ids + self.dist_ids,
-            "metric_options": self.metric_options,
-        })
-        old = pairs.get(key, {})
-        if old.get("config") != fingerprint:  # rows of another (or unrecorded) config
+            "metric_options": self.metric_options, "device": self.device.type, "precision": self.precision,
+        }
+        old = manifest.pairs.get(key)
+        if old is None or old.config != _digest(fingerprint):  # rows of another (or unrecorded) config
             dropped = writer.drop(ds_name, spec.name)
             if dropped:
-                self.report.warn(f"{key}: configuration or checkpoint changed; recomputing {dropped} earlier rows")
-            pairs.pop(key, None)
-            old = {}
-        ids = [str(dataset.ids[i]) for i in range(n)]
+                self.report.warn(f"{key}: configuration, data source, device or checkpoint changed; "
+                                 f"recomputing {dropped} earlier rows")
+            old = None
+        record = manifest.pairs[key] = old or PairRecord(config=_digest(fingerprint), fingerprint=fingerprint)
         self._selected.update((ds_name, spec.name, i) for i in ids)
         self._pairs_run.append(key)
+        sources = image_sources(dataset, ids)
         done = writer.done(ds_name, spec.name)
-        todo = [i for i in range(n) if ids[i] not in done]
-        need_dist = bool(self.dist_ids) and (todo or any(old.get(m) is None for m in self.dist_ids))
-        indices = list(range(n)) if need_dist else todo
-        entry = pairs.setdefault(key, {})
-        entry.update({"config": fingerprint})
+        changed = [i for i in ids if i in done and sources and done[i] != sources.get(i, "")]
+        if changed:
+            writer.drop(ds_name, spec.name, changed)
+            self.report.warn(f"{key}: {len(changed)} image(s) changed on disk since they were scored; recomputing them")
+            done = {i: s for i, s in done.items() if i not in set(changed)}
+        todo = [k for k, i in enumerate(ids) if i not in done]
+        need_dist = bool(self.dist_ids) and (bool(todo) or any(m not in record.values for m in self.dist_ids))
+        indices = list(range(len(ids))) if need_dist else todo
         # record the config before writing any row: a run killed in this pair must leave
         # rows that a rerun can tell apart from another config's rows
-        results.write_json(run_dir / "run.json", manifest)
+        manifest.write(run_dir)
         if not indices:
-            self.report.info(f"{key}: all {n} images already scored; skipped (resume)")
+            self.report.info(f"{key}: all {len(ids)} images already scored; skipped (resume)")
             return
         try:
             colorizer = self._colorizer(spec, checkpoint)
         except Exception as exc:
             self._fail(f"{key}: colorizer {spec.name!r} could not be built: {one_line(exc)}")
+            self.scorer.errors.add(key, [Failure.of("(model)", exc)], count=False)
             return
         _seed_everything(cfg.seed)
-        accumulators = self.metric_set.accumulators() if need_dist else {}
         loader = make_loader(dataset, indices, size=proto.size, mode=proto.resize,
                              batch_size=cfg.batch_size, workers=cfg.workers,
                              pin_memory=self.device.type == "cuda")
-        t0, processed = time.perf_counter(), 0
-        with self.report.progress(key, len(indices)) as advance:
-            for items in loader:
-                rows = self.scorer.process(ds_name, spec, colorizer, items, accumulators)
-                writer.append([r for r in rows if r["image_id"] not in done])
-                processed += len(items)
-                advance(len(items))
-        elapsed = time.perf_counter() - t0
-        entry["images_per_s"] = processed / elapsed if elapsed > 0 else None
-        for line in self.metric_set.finish(accumulators, entry, self.report.warn):
-            self._fail(f"{key}: {line}")
+        failed = self.scorer.score_pair({"dataset": ds_name, "model": spec.name}, record, loader, writer,
+                                        self.report, len(indices), spec=spec, colorizer=colorizer,
+                                        skip=set(done), sources=sources)
+        for f in failed:
+            self._fail(f"{key}: metric {f.metric} failed: {f.message}")

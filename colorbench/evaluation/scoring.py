@@ -7,7 +7,7 @@ model = the name of the prediction folder).
 
 from __future__ import annotations
 
-import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,17 @@ from PIL import Image
 
 from colorbench import results
 from colorbench.errors import ColorbenchError
-from colorbench.evaluation.batch import MetricBatch
+from colorbench.evaluation.batch_scorer import BatchScorer
+from colorbench.evaluation.failures import ERRORS_LOG, ErrorLog, one_line
 from colorbench.evaluation.images import list_image_files, load_rgb
-from colorbench.evaluation.metricset import MetricSet, one_line
+from colorbench.evaluation.loader import Item, collate
+from colorbench.evaluation.metricset import MetricSet
+from colorbench.evaluation.protocol import to_tensor
 from colorbench.plugin.specs import MetricSpec
 from colorbench.reporting import Reporter
 from colorbench.results.lock import run_dir_lock
+from colorbench.results.manifest import PairRecord, RunManifest
+from colorbench.results.manifest import read as read_manifest
 from colorbench.results.provenance import environment, now
 from colorbench.results.summary import summarize, write_summary
 
@@ -51,22 +56,16 @@ def match_files(pred_dir: Path, gt_dir: Path) -> Match:
     return Match(pairs, sorted(set(pred) - set(gt)), sorted(set(gt) - set(pred)))
 
 
-@dataclass
-class PairItem:
-    id: str
-    pred: torch.Tensor | None = None
-    gt: torch.Tensor | None = None
-    error: str | None = None
+class PairDataset(torch.utils.data.Dataset[Item]):
+    """Matched (id, prediction, ground truth) files as loader Items (``pred`` and ``rgb``)."""
 
-
-class PairDataset(torch.utils.data.Dataset[PairItem]):
     def __init__(self, pairs: list[tuple[str, Path, Path]], resize_pred: bool):
         self.pairs, self.resize_pred = pairs, resize_pred
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, k: int) -> PairItem:
+    def __getitem__(self, k: int) -> Item:
         image_id, pred_path, gt_path = self.pairs[k]
         try:
             pred, gt = load_rgb(pred_path), load_rgb(gt_path)
@@ -77,9 +76,8 @@ class PairDataset(torch.utils.data.Dataset[PairItem]):
                         f"{gt.shape[1]}x{gt.shape[0]}; pass --resize-pred to resize predictions")
                 pred = np.array(Image.fromarray(pred).resize((gt.shape[1], gt.shape[0]), Image.Resampling.BICUBIC))
         except Exception as exc:
-            return PairItem(image_id, error=one_line(exc))
-        to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).contiguous()  # noqa: E731
-        return PairItem(image_id, to_t(pred), to_t(gt))
+            return Item(image_id, error=one_line(exc), trace=traceback.format_exc())
+        return Item(image_id, rgb=to_tensor(gt), pred=to_tensor(pred))
 
 
 def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir: Path, *,
@@ -106,8 +104,8 @@ def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir:
 def refuse_foreign_results(out_dir: Path) -> None:
     """``score --out`` writes only into an empty directory or an earlier score's: never over
     a run's or a training's results (one line saying what is there)."""
-    manifest = results.read_json(out_dir / "run.json")
-    holds = ("a colorbench run" if (manifest and manifest.get("kind") != "score")
+    manifest = read_manifest(out_dir)
+    holds = ("a colorbench run" if (manifest and manifest.kind != "score")
              or (not manifest and (out_dir / "per_image.csv").exists()) else
              "a training run" if (out_dir / "checkpoint.pt").exists() or (out_dir / "config.json").exists() else None)
     if holds:
@@ -119,49 +117,32 @@ def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec]
            resize_pred: bool, batch_size: int, workers: int, device: torch.device, reporter: Reporter,
            unavailable: list[str] | None, metric_options: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
     model = pred_dir.resolve().name
+    key = f"{DATASET}/{model}"
     mset = MetricSet(metrics, device, metric_options)
-    (out_dir / "per_image.csv").unlink(missing_ok=True)
+    for stale in ("per_image.csv", ERRORS_LOG):
+        (out_dir / stale).unlink(missing_ok=True)
     writer = results.PerImageWriter(out_dir / "per_image.csv", mset.per_image_ids)
-    accumulators = mset.accumulators()
+    scorer = BatchScorer(mset, device, ErrorLog(out_dir / ERRORS_LOG))
     loader = torch.utils.data.DataLoader(PairDataset(found.pairs, resize_pred), batch_size=batch_size,
-                                         num_workers=workers, collate_fn=lambda x: x)
-    t0 = time.perf_counter()
-    base = {"dataset": DATASET, "model": model}
-    with reporter.progress(f"score {model}", len(found.pairs)) as advance:
-        for items in loader:
-            rows = [{**base, "image_id": it.id, "status": "failed", "error": it.error} for it in items if it.error]
-            groups: dict[tuple[int, ...], list[PairItem]] = {}
-            for it in items:
-                if it.error is None:
-                    groups.setdefault(tuple(it.gt.shape), []).append(it)  # type: ignore[union-attr]
-            for group in groups.values():
-                batch = MetricBatch(torch.stack([g.pred for g in group]).to(device),  # type: ignore[misc]
-                                    torch.stack([g.gt for g in group]).to(device),  # type: ignore[misc]
-                                    ids=[g.id for g in group])
-                values, errors = mset.score(batch)
-                for acc in accumulators.values():
-                    acc.update(batch)
-                for k, g in enumerate(group):
-                    rows.append({**base, "image_id": g.id, "status": "failed" if errors else "ok",
-                                 "error": "; ".join(errors) or None,
-                                 **{m: values[m][k] for m in mset.per_image_ids}})
-            order = {it.id: k for k, it in enumerate(items)}
-            writer.append(sorted(rows, key=lambda r: order[r["image_id"]]))
-            advance(len(items))
-    writer.close()
-    elapsed = time.perf_counter() - t0
-    pair_extra = {"images_per_s": len(found.pairs) / elapsed if elapsed > 0 else None}
-    for line in mset.finish(accumulators, pair_extra, reporter.warn):
+                                         num_workers=workers, collate_fn=collate)
+    record = PairRecord()
+    try:
+        failed = scorer.score_pair({"dataset": DATASET, "model": model}, record, loader, writer, reporter,
+                                   len(found.pairs))
+    finally:
+        writer.close()
+    errors = [f"{key}: metric {f.metric} failed: {f.message}" for f in failed]
+    for line in errors:
         reporter.error(line)
     meta = mset.metadata()
     _, rows = results.read_rows(out_dir / "per_image.csv")
-    summary = summarize(rows, meta, {f"{DATASET}/{model}": pair_extra})
+    summary = summarize(rows, meta, {key: record})
     write_summary(out_dir / "summary.csv", summary, meta)
-    results.write_json(out_dir / "run.json", {
-        "name": out_dir.name, "kind": "score", "pred": str(pred_dir), "gt": str(gt_dir),
-        "resize_pred": resize_pred, "metrics": meta, "metric_options": metric_options or {}, "unavailable_metrics": unavailable or [],
-        "unmatched": {"pred": found.only_pred, "gt": found.only_gt},
-        "environment": environment(), "device": str(device), "finished": now(),
-        "pairs": {f"{DATASET}/{model}": pair_extra},
-    })
+    RunManifest(
+        kind="score", name=out_dir.name, metrics=meta, metric_options=metric_options or {},
+        unavailable_metrics=unavailable or [], environment=environment(), device=str(device),
+        errors=errors, finished=now(), pairs={key: record},
+        score={"pred": str(pred_dir), "gt": str(gt_dir), "resize_pred": resize_pred,
+               "unmatched": {"pred": found.only_pred, "gt": found.only_gt}},
+    ).write(out_dir)
     return summary

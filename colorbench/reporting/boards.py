@@ -43,13 +43,13 @@ def _weights_label(ck: Mapping[str, Any] | None) -> str:
 
 def _per_image(rd: Path, metric_ids: set[str]) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
     """(dataset, model) -> {"values": {metric: {id: float}}, "extras": {column: {id: text}}}
-    from the ok rows of a run's per_image.csv."""
+    from the scored (ok and partial) rows of a run's per_image.csv."""
     header, rows = results.read_rows(rd / "per_image.csv")
     metric_cols = [c for c in header if c in metric_ids]
     extra_cols = [c for c in header if c not in metric_ids and c not in results.FIXED_COLUMNS]
     out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for r in rows:
-        if r.get("status") != "ok":
+        if r.get("status") == "failed":  # partial rows: their failed cells are empty
             continue
         pair = out.setdefault((r["dataset"], r["model"]), {"values": {}, "extras": {}})
         for c in metric_cols:
@@ -67,22 +67,22 @@ def load_boards(run_dirs: list[Path]) -> list[Board]:
     values (``_values``/``_extras``, for significance tests and breakdowns)."""
     boards: dict[str, Board] = {}
     for rd in run_dirs:
-        manifest = results.read_json(rd / "run.json")
+        manifest = results.manifest.read(rd)
         summary_path = rd / "summary.csv"
-        if not manifest or not summary_path.is_file():
+        if manifest is None or not summary_path.is_file():
             raise ColorbenchError(f"{rd}: not a finished colorbench run directory (needs run.json and summary.csv)")
-        env = manifest.get("environment", {})
-        source = {"run": manifest.get("name", rd.name), "command": env.get("command", ""),
-                  "device": manifest.get("device_name", manifest.get("device", "")),
-                  "colorbench": env.get("colorbench", ""), "finished": manifest.get("finished")}
-        per_image = _per_image(rd, set(manifest.get("metrics", {})))
+        env = manifest.environment
+        source = {"run": manifest.name or rd.name, "command": env.get("command", ""),
+                  "device": manifest.device_name or manifest.device,
+                  "colorbench": env.get("colorbench", ""), "finished": manifest.finished}
+        per_image = _per_image(rd, set(manifest.metrics))
         with open(summary_path, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
                 ds = row["dataset"]
                 board = boards.setdefault(ds, Board(ds, {}))
                 if rd not in board.run_dirs:
                     board.run_dirs.append(rd)
-                for mid, meta in manifest.get("metrics", {}).items():
+                for mid, meta in manifest.metrics.items():
                     if meta.get("leaderboard_abs"):
                         meta = {**meta, "display_name": f"|{meta.get('display_name', mid)}|"}
                     board.metrics.setdefault(mid, meta)
@@ -94,10 +94,10 @@ def load_boards(run_dirs: list[Path]) -> list[Board]:
                         entry[mid] = abs(entry[mid])
                 entry["device"] = source["device"]
                 entry["run"] = source["run"]
-                ck = manifest.get("checkpoints", {}).get(row["model"])
+                ck = manifest.checkpoints.get(row["model"])
                 entry["checkpoint"] = (ck or {}).get("sha256", "")
                 entry["weights"] = _weights_label(ck)
-                entry["_variant_of"] = manifest.get("colorizers", {}).get(row["model"], {}).get("variant_of")
+                entry["_variant_of"] = manifest.colorizers.get(row["model"], {}).get("variant_of")
                 pair = per_image.get((ds, row["model"]), {"values": {}, "extras": {}})
                 entry["_values"], entry["_extras"] = pair["values"], pair["extras"]
                 board.rows.append(entry)

@@ -17,6 +17,7 @@ from colorbench.reporting.run_view import (
     format_metric,
 )
 from colorbench.reporting.thumbnails import Thumb
+from colorbench.results.manifest import RunManifest
 
 CSS = """
 :root { --fg:#1d1d1f; --muted:#6e6e73; --line:#d8d8dc; --bg:#fff; --head:#f5f5f7; --best:#1a7f37; --err:#b42318; }
@@ -186,12 +187,12 @@ def _missing(text: str, thumb: int, cls: str = "missing") -> str:
     return f'<div class="{cls}" style="width:{thumb}px;height:{thumb}px">{escape(text)}</div>'
 
 
-def render_page(view: DatasetView, manifest: dict[str, Any], thumbs: dict[tuple[str, str], Thumb],
+def render_page(view: DatasetView, manifest: RunManifest, thumbs: dict[tuple[str, str], Thumb],
                 thumb: int) -> str:
     main = _main_metrics(view)
     metrics = view.metrics
     name = lambda m: metrics[m].get("display_name", m)  # noqa: E731
-    env = manifest.get("environment", {})
+    env = manifest.environment
     columns = [GRAY_COLUMN, *view.models, GT_COLUMN]
     head = ['<th>image</th>']
     for col in columns:
@@ -246,9 +247,9 @@ def render_page(view: DatasetView, manifest: dict[str, Any], thumbs: dict[tuple[
     model_opts.append('<option value="__spread">disagreement between models (max − min)</option>')
     total = len({i for (_m, i) in view.rows})
     shown = f"{len(view.ids)} images" + (f" (first {len(view.ids)} of {total})" if total > len(view.ids) else "")
-    meta = (f"run <b>{escape(str(manifest.get('name', view.run_dir.name)))}</b> · {shown} · "
-            f"{len(view.models)} models · device {escape(str(manifest.get('device_name') or manifest.get('device', '')))}"
-            f" · colorbench {escape(str(env.get('colorbench', '')))} · finished {escape(str(manifest.get('finished') or 'no'))}")
+    meta = (f"run <b>{escape(str(manifest.name or view.run_dir.name))}</b> · {shown} · "
+            f"{len(view.models)} models · device {escape(str(manifest.device_name or manifest.device))}"
+            f" · colorbench {escape(str(env.get('colorbench', '')))} · finished {escape(str(manifest.finished or 'no'))}")
     command = env.get("command", "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -277,20 +278,20 @@ def render_page(view: DatasetView, manifest: dict[str, Any], thumbs: dict[tuple[
 """
 
 
-def render_index(manifest: dict[str, Any], entries: list[tuple[DatasetView, str, str | None]]) -> str:
-    env = manifest.get("environment", {})
+def render_index(manifest: RunManifest, entries: list[tuple[DatasetView, str, str | None]]) -> str:
+    env = manifest.environment
     items = []
     for view, page, sheet in entries:
         img = f'<a href="{escape(page)}"><img src="{escape(sheet)}" alt="contact sheet of {escape(view.name)}"></a>' if sheet else ""
         items.append(f'<li><a href="{escape(page)}"><b>{escape(view.name)}</b></a> · {len(view.ids)} images · '
                      f'models: {escape(", ".join(view.models))}{img}</li>')
-    name = escape(str(manifest.get("name", "")))
+    name = escape(str(manifest.name))
     command = env.get("command", "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>colorbench report · {name}</title>
 <style>{CSS}</style></head>
 <body class="index"><header><h1>colorbench report · {name}</h1>
-<div class="meta">device {escape(str(manifest.get('device_name') or manifest.get('device', '')))} · colorbench {escape(str(env.get('colorbench', '')))} · finished {escape(str(manifest.get('finished') or 'no'))}</div>
+<div class="meta">device {escape(str(manifest.device_name or manifest.device))} · colorbench {escape(str(env.get('colorbench', '')))} · finished {escape(str(manifest.finished or 'no'))}</div>
 {f'<div class="meta"><code>{escape(command)}</code></div>' if command else ""}
 </header>
 <ul style="padding: 12px 32px">

@@ -12,6 +12,7 @@ from typing import Any
 from colorbench import results
 from colorbench.errors import ColorbenchError
 from colorbench.results.files import GT_DIR
+from colorbench.results.manifest import RunManifest
 
 GRAY_COLUMN, GT_COLUMN = "gray input (L*)", "ground truth"
 # metrics shown under each thumbnail when the run has them (all metrics are in the tooltip)
@@ -55,18 +56,18 @@ def _num(text: str | None) -> float | None:
         return None
 
 
-def load_run(run_dir: Path) -> tuple[dict[str, Any], list[DatasetView]]:
+def load_run(run_dir: Path) -> tuple[RunManifest, list[DatasetView]]:
     """run.json and one DatasetView per dataset with rows; ColorbenchError when ``run_dir``
     is not a run directory."""
     run_dir = Path(run_dir)
-    manifest = results.read_json(run_dir / "run.json")
+    manifest = results.manifest.read(run_dir)
     header, rows = results.read_rows(run_dir / "per_image.csv")
-    if not manifest or not header:
+    if manifest is None or not header:
         raise ColorbenchError(f"{run_dir}: not a colorbench run directory (needs run.json and per_image.csv)")
-    meta = {k: v for k, v in manifest.get("metrics", {}).items() if v.get("kind", "per_image") == "per_image"}
+    meta = {k: v for k, v in manifest.metrics.items() if v.get("kind", "per_image") == "per_image"}
     metric_ids = [m for m in meta if m in header]
     extra_cols = [c for c in header if c not in results.FIXED_COLUMNS and c not in meta]
-    order = list(manifest.get("resolved", {}).get("models", []))
+    order = list(manifest.resolved.get("models", []))
     means = _summary_means(run_dir / "summary.csv")
     views: dict[str, DatasetView] = {}
     for r in rows:
@@ -106,7 +107,7 @@ def no_images_message(run_dir: Path) -> str:
             "skips the images already scored and saves nothing")
 
 
-def views_with_images(run_dir: Path) -> tuple[dict[str, Any], list[DatasetView]]:
+def views_with_images(run_dir: Path) -> tuple[RunManifest, list[DatasetView]]:
     manifest, views = load_run(run_dir)
     if not views:
         raise ColorbenchError(f"{run_dir}: the run has no scored images yet (per_image.csv has no rows)")

@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 GT_DIR = "_ground_truth"  # outputs/<dataset>/_ground_truth/<id>.png with --save-images
-FIXED_COLUMNS = ("dataset", "model", "image_id", "status", "error", "seconds")
+# status: ok (every metric computed), partial (some metric cells failed: failed_metrics names
+# them, error gives their reasons), failed (the image could not be decoded or colorized).
+# source: the image file's "size:mtime_ns" when the dataset lists its files (resume compares it)
+FIXED_COLUMNS = ("dataset", "model", "image_id", "status", "error", "seconds", "failed_metrics", "source")
+STATUSES = ("ok", "partial", "failed")
 Key = tuple[str, str, str]
 
 
@@ -122,12 +126,15 @@ class PerImageWriter:
         w.writerows(self.rows.values())
         atomic_write_text(self.path, buf.getvalue())
 
-    def done(self, dataset: str, model: str) -> set[str]:
-        return {k[2] for k in self.rows if k[0] == dataset and k[1] == model}
+    def done(self, dataset: str, model: str) -> dict[str, str]:
+        """image_id -> recorded ``source`` of the pair's rows."""
+        return {k[2]: r.get("source", "") for k, r in self.rows.items() if k[0] == dataset and k[1] == model}
 
-    def drop(self, dataset: str, model: str) -> int:
-        """Forget the rows of one (dataset, model) pair (its config changed)."""
-        keys = [k for k in self.rows if k[0] == dataset and k[1] == model]
+    def drop(self, dataset: str, model: str, ids: Iterable[str] | None = None) -> int:
+        """Forget the rows of one (dataset, model) pair (its config changed), or only those of
+        ``ids`` (their images changed)."""
+        wanted = None if ids is None else set(ids)
+        keys = [k for k in self.rows if k[0] == dataset and k[1] == model and (wanted is None or k[2] in wanted)]
         for k in keys:
             del self.rows[k]
         if keys:

@@ -1,4 +1,4 @@
-"""Dataset-level summaries from per-image rows: mean, 95% t interval, counts."""
+"""Dataset-level summaries from per-image rows: mean, 95% t interval, counts (per metric)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def summary_columns(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
         if meta.get("kind") == "distribution":
             cols.append(mid)
             continue
-        cols += [mid, f"{mid}_ci95"]
+        cols += [mid, f"{mid}_ci95", f"{mid}_n"]
         if math.isinf(float(meta.get("range", [0, 0])[1])):
             cols.append(f"{mid}_n_inf")
     cols.append("images_per_s")
@@ -37,32 +37,35 @@ def summary_columns(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
 def summarize(
     rows: Iterable[Mapping[str, str]],
     metrics: Mapping[str, Mapping[str, Any]],
-    pairs: Mapping[str, Mapping[str, Any]] | None = None,
+    pairs: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per (dataset, model) in first-seen order.
 
-    ``metrics``: id -> metadata (kind, range). ``pairs``: "dataset/model" -> extra values
-    (``images_per_s`` and distribution metric values) recorded by the engine.
+    ``n``: images scored (status ok or partial); ``n_failed``: images that could not be
+    decoded or colorized; ``<metric>_n``: images with a value of that metric (a failed cell
+    has none; the mean is over the finite ones). ``metrics``: id -> metadata (kind, range).
+    ``pairs``: "dataset/model" -> its ``PairRecord`` (``images_per_s``, distribution values).
     """
     groups: dict[tuple[str, str], list[Mapping[str, str]]] = {}
     for r in rows:
         groups.setdefault((r["dataset"], r["model"]), []).append(r)
     out = []
     for (ds, model), group in groups.items():
-        ok = [r for r in group if r.get("status") == "ok"]
+        ok = [r for r in group if r.get("status") != "failed"]
         row: dict[str, Any] = {"dataset": ds, "model": model, "n": len(ok), "n_failed": len(group) - len(ok)}
-        extra = (pairs or {}).get(f"{ds}/{model}", {})
+        record = (pairs or {}).get(f"{ds}/{model}")
         for mid, meta in metrics.items():
             if meta.get("kind") == "distribution":
-                row[mid] = extra.get(mid)
+                row[mid] = record.values.get(mid) if record is not None else None
                 continue
             vals = [float(r[mid]) for r in ok if r.get(mid, "") not in ("", None)]
             finite = [v for v in vals if math.isfinite(v)]
             row[mid] = sum(finite) / len(finite) if finite else None
             row[f"{mid}_ci95"] = t_halfwidth(finite)
+            row[f"{mid}_n"] = len(vals)
             if math.isinf(float(meta.get("range", [0, 0])[1])):
                 row[f"{mid}_n_inf"] = sum(1 for v in vals if math.isinf(v))
-        row["images_per_s"] = extra.get("images_per_s")
+        row["images_per_s"] = record.images_per_s if record is not None else None
         out.append(row)
     return out
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from colorbench.color.classes import ClassMapper, count_distinct, presence
+from colorbench.evaluation.accumulator import Accumulator
 
 
 def batch_classes(batch: Any, mapper: ClassMapper) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,16 +36,22 @@ def tar(pred_ids: torch.Tensor, gt_ids: torch.Tensor) -> torch.Tensor:
     return 100.0 * (pred_ids == gt_ids).flatten(1).double().mean(1)
 
 
-class UnionAccumulator:
-    """Distinct classes over a whole (dataset, model) set: ``cnr_union`` or ``ccar_union``."""
+class UnionAccumulator(Accumulator):
+    """Distinct classes over a whole (dataset, model) set: ``cnr_union`` or ``ccar_union``
+    (reset / update / merge / compute; ``merge`` ORs the class-presence sets)."""
+
+    pred: torch.Tensor
+    gt: torch.Tensor
+    n: int
 
     def __init__(self, kind: str, mapper: ClassMapper):
+        super().__init__()
         if kind not in ("cnr", "ccar"):
             raise ValueError(f"unknown union metric {kind!r}")
         self.kind, self.mapper = kind, mapper
-        self.pred = torch.zeros(mapper.id_space, dtype=torch.bool)
-        self.gt = torch.zeros(mapper.id_space, dtype=torch.bool)
-        self.n = 0
+        self.add_state("pred", torch.zeros(mapper.id_space, dtype=torch.bool), "or")
+        self.add_state("gt", torch.zeros(mapper.id_space, dtype=torch.bool), "or")
+        self.add_state("n", 0, "sum")
 
     def update(self, batch: Any) -> None:
         pred, gt = batch_classes(batch, self.mapper)

@@ -1,6 +1,9 @@
 """FID and KID per (dataset, model) set with torch-fidelity's Inception-v3 features, streamed.
 
-Each batch's predictions and ground truths go through the feature extractor once; FID keeps
+``FidelityAccumulator`` follows the accumulator protocol (``colorbench.Accumulator``:
+reset / update / merge / compute): the engine builds it, and so loads Inception, once per run
+and resets it before each (dataset, model) pair. ``fid`` and ``kid`` are the pure functions of
+the features. Each batch's predictions and ground truths go through the feature extractor once; FID keeps
 running sums (mean and covariance, float64), KID keeps the 2048-d features (8 KB per image),
 never the images. Values use torch-fidelity's own formulas (``fid_statistics_to_metric``,
 ``kid_features_to_metric``), so they equal ``torch_fidelity.calculate_metrics(input1=predictions,
@@ -17,6 +20,7 @@ from typing import Any
 import torch
 
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.accumulator import Accumulator
 from colorbench.models.checkpoints import load_checkpoint
 
 FEATURE_LAYER = "2048"
@@ -65,6 +69,17 @@ class FeatureStats:
         if keep:
             self.features.append(f.detach().to("cpu", torch.float32))
 
+    def merge(self, other: FeatureStats) -> None:
+        """Add ``other``'s count, sums and features to these."""
+        if other.sum is None or other.outer is None:
+            return
+        if self.sum is None or self.outer is None:
+            self.sum, self.outer = other.sum.clone(), other.outer.clone()
+        else:
+            self.sum, self.outer = self.sum + other.sum, self.outer + other.outer
+        self.n += other.n
+        self.features += other.features
+
     def statistics(self) -> dict[str, Any]:
         """Mean and sample covariance (as ``np.cov``), numpy float64."""
         if self.n < 2 or self.sum is None or self.outer is None:
@@ -74,15 +89,39 @@ class FeatureStats:
         return {"mu": mu.numpy(), "sigma": sigma.numpy()}
 
 
-class FidelityAccumulator:
+def fid(pred: FeatureStats, gt: FeatureStats) -> float:
+    """FID of two feature sets (torch-fidelity's ``fid_statistics_to_metric``)."""
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
+
+    out = fid_statistics_to_metric(pred.statistics(), gt.statistics(), verbose=False)
+    return float(out[KEY_METRIC_FID])
+
+
+def kid(pred: FeatureStats, gt: FeatureStats) -> float:
+    """KID (mean over subsets) of two kept feature sets (``kid_features_to_metric``)."""
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, kid_features_to_metric
+
+    n = min(pred.n, gt.n)
+    if n < 2:
+        raise ValueError(f"needs at least 2 images, got {n}")
+    out = kid_features_to_metric(torch.cat(pred.features), torch.cat(gt.features), kid_subsets=KID_SUBSETS,
+                                 kid_subset_size=min(KID_SUBSET_SIZE, n), verbose=False)
+    return float(out[KEY_METRIC_KID_MEAN])
+
+
+class FidelityAccumulator(Accumulator):
     """``update(batch)`` per batch, ``compute()`` -> FID or KID of predictions vs ground truths.
 
     ``extractor``: any module mapping uint8 [B,3,H,W] to features (tests inject small ones);
     by default torch-fidelity's Inception-v3 from ``weights_path`` (read with weights_only).
     """
 
+    pred: FeatureStats
+    gt: FeatureStats
+
     def __init__(self, kind: str, device: Any = "cpu", weights_path: str | None = None,
                  extractor: torch.nn.Module | None = None, weights_name: str = ""):
+        super().__init__()
         if kind not in ("fid", "kid"):
             raise ValueError(f"unknown fidelity metric {kind!r}")
         self.kind, self.device = kind, torch.device(device)
@@ -90,7 +129,8 @@ class FidelityAccumulator:
             raise ColorbenchError(f"{kind}: needs weights_path (the verified Inception file) or an extractor")
         self.net = extractor if extractor is not None else inception(str(weights_path), self.device)
         self.weights_name = weights_name
-        self.pred, self.gt = FeatureStats(), FeatureStats()
+        self.add_state("pred", FeatureStats, "merge")
+        self.add_state("gt", FeatureStats, "merge")
 
     def _features(self, rgb: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
@@ -105,20 +145,7 @@ class FidelityAccumulator:
         self.gt.add(self._features(batch.gt), keep)
 
     def compute(self) -> float:
-        if self.kind == "fid":
-            from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
-
-            out = fid_statistics_to_metric(self.pred.statistics(), self.gt.statistics(), verbose=False)
-            return float(out[KEY_METRIC_FID])
-        from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, kid_features_to_metric
-
-        n = min(self.pred.n, self.gt.n)
-        if n < 2:
-            raise ValueError(f"needs at least 2 images, got {n}")
-        out = kid_features_to_metric(torch.cat(self.pred.features), torch.cat(self.gt.features),
-                                     kid_subsets=KID_SUBSETS, kid_subset_size=min(KID_SUBSET_SIZE, n),
-                                     verbose=False)
-        return float(out[KEY_METRIC_KID_MEAN])
+        return fid(self.pred, self.gt) if self.kind == "fid" else kid(self.pred, self.gt)
 
     def info(self) -> dict[str, Any]:
         n = self.pred.n

@@ -1,0 +1,85 @@
+"""The protocol of distribution metrics (one value per (dataset, model) set), after
+torchmetrics' ``Metric``: state declared with ``add_state`` and a reduction, then
+``reset()``, ``update(batch)``, ``merge(other)`` and ``compute()``.
+
+The engine builds each accumulator once per run (FID's Inception network is loaded once),
+calls ``reset()`` before every pair, ``update`` per batch and ``compute()`` at the end of the
+pair. ``merge`` combines the states of two accumulators of the same metric (e.g. shards of one
+set); ``compute()`` after merging equals ``compute()`` over all the batches fed to either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+REDUCTIONS = ("sum", "cat", "or", "merge")
+
+
+def _fresh(default: Any) -> Any:
+    if callable(default):
+        return default()
+    if isinstance(default, torch.Tensor):
+        return default.clone()
+    if isinstance(default, list):
+        return list(default)
+    return default
+
+
+def _combine(a: Any, b: Any, reduce: str) -> Any:
+    if a is None:
+        return _fresh(b)
+    if b is None:
+        return a
+    if reduce == "sum":
+        return a + b
+    if reduce == "cat":
+        return [*a, *b]
+    if reduce == "or":
+        return a | b
+    a.merge(b)  # "merge": the state is an object that merges itself
+    return a
+
+
+class Accumulator:
+    """Base class of distribution metrics. Subclasses call ``add_state`` in ``__init__``
+    (after ``super().__init__()``) and implement ``update(batch)`` and ``compute() -> float``;
+    ``info() -> dict`` (stored beside the value in run.json when the spec declares
+    ``provides_info``) is optional. Non-state attributes (networks, options) survive ``reset``.
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[str, tuple[Any, str]] = {}
+
+    def add_state(self, name: str, default: Any | Callable[[], Any], reduce: str) -> None:
+        """Declare a state: ``default`` is a value (tensor, list, number, None) or a
+        zero-argument factory; ``reduce`` one of sum, cat (lists), or (bool tensors) and
+        merge (objects with their own ``merge``)."""
+        if reduce not in REDUCTIONS:
+            raise ValueError(f"add_state({name!r}): reduce must be one of {', '.join(REDUCTIONS)}")
+        self._states[name] = (default, reduce)
+        setattr(self, name, _fresh(default))
+
+    def reset(self) -> None:
+        """Back to the declared defaults (before each (dataset, model) pair)."""
+        for name, (default, _) in self._states.items():
+            setattr(self, name, _fresh(default))
+
+    def merge(self, other: Accumulator) -> Accumulator:
+        """Fold ``other``'s state into this one (``other`` is left as it was); returns self."""
+        if type(other) is not type(self):
+            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        for name, (_, reduce) in self._states.items():
+            setattr(self, name, _combine(getattr(self, name), getattr(other, name), reduce))
+        return self
+
+    def update(self, batch: Any) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> float:
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        return {}
