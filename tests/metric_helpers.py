@@ -36,8 +36,8 @@ def score(preds: list[np.ndarray], gts: list[np.ndarray], names: tuple[str, ...]
     out: dict[str, list[float]] = {n: [] for n in names}
     step = batch_size or len(preds)
     for k in range(0, len(preds), step):
-        values, errors = mset.score(MetricBatch(to_tensor(preds[k:k + step]), to_tensor(gts[k:k + step])))
-        assert not errors, errors
+        values, failed = mset.score(MetricBatch(to_tensor(preds[k:k + step]), to_tensor(gts[k:k + step])))
+        assert not any(failed), failed
         for n in names:
             out[n] += values[n]
     return out

@@ -268,4 +268,10 @@ def test_broken_colorizers_give_failed_rows_or_errors_while_others_run(tmp_path:
                and "expected a*b* of shape (1, 2, 16, 16)" in r["error"] for r in by_model["small"])
     assert all(r["status"] == "failed" and "NaN or infinite" in r["error"] for r in by_model["nans"])
     assert all(r["status"] == "ok" for r in by_model["gray"]) and len(by_model["gray"]) == 3
-    assert len(result.errors) == 1 and "nobuild" in result.errors[0] and "out of memory" in result.errors[0]
+    assert "nobuild" in result.errors[0] and "out of memory" in result.errors[0]
+    # a model that failed on every image is an error of the run (exit 1), not a silent 0
+    assert len(result.errors) == 3 and [e.split(":")[0] for e in result.errors[1:]] == ["imgs/small", "imgs/nans"]
+    assert all("failed on every image (3)" in e and "errors.log" in e for e in result.errors[1:])
+    log = (result.run_dir / "errors.log").read_text()
+    assert "Traceback (most recent call last)" in log and "out of memory" in log
+    assert log.count("imgs/small i") == 3 and log.count("imgs/nans i") == 3

@@ -82,6 +82,7 @@ def test_metric_set_reports_a_failing_metric_without_stopping_others() -> None:
 
     mset = MetricSet(builtin_specs(("mse", "cnr")), options={"cnr": {"class_set": "/nonexistent/file"}})
     x = torch.zeros(1, 3, 4, 4, dtype=torch.uint8)
-    values, errors = mset.score(MetricBatch(x, x))
+    values, failed = mset.score(MetricBatch(x, x))
     assert values["mse"] == [0.0] and values["cnr"] == [None]
-    assert any("class set" in e and "no such file" in e for e in errors)
+    assert list(failed[0]) == ["cnr"]  # only cnr's cell failed
+    assert "class set" in failed[0]["cnr"].message and "no such file" in failed[0]["cnr"].message

@@ -108,8 +108,11 @@ class BatchScorer:
                     rows.append(_failed_row(base, failure))
                     failures.append(failure)
                     continue
+                done = None  # isolate the image that broke the batch (outside this handler,
+                # so that each image's traceback is its own, not chained to this one)
+            if done is None:
                 done = ([], [])
-                for it in group:  # isolate the image that broke the batch
+                for it in group:
                     more = self.process(base, [it], spec, colorizer)
                     done[0].extend(more[0])
                     done[1].extend(more[1])

@@ -80,19 +80,19 @@ class MetricSet:
         failed: list[dict[str, Failure]] = [{} for _ in range(n)]
         ids = batch.ids or [str(k) for k in range(n)]
         for spec in self.per_image:
-            vals: list[float | None]
+            vals: list[float | None] = [None] * n
+            retry = False
             try:
                 vals = list(self._values(spec, batch))
             except ShapeError as exc:  # the metric's contract, not one image: every cell
-                vals = [None] * n
                 for k in range(n):
                     failed[k][spec.name] = Failure.of(ids[k], exc, spec.name)
             except Exception as exc:
                 if n == 1:
-                    vals = [None]
                     failed[0][spec.name] = Failure.of(ids[0], exc, spec.name)
-                else:
-                    vals = self._one_by_one(spec, batch, failed, ids)
+                retry = n > 1  # outside the handler: each image's traceback is its own
+            if retry:
+                vals = self._one_by_one(spec, batch, failed, ids)
             for k, v in enumerate(vals):
                 if v is not None and math.isnan(v):
                     vals[k] = None

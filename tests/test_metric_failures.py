@@ -1,0 +1,158 @@
+"""Failures are per metric cell and visible: a raising / wrong-shape / NaN metric beside cpsnr,
+a distribution metric whose factory, update or compute raises, errors.log, exit statuses."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import load_regs, make_folder
+
+from colorbench import ColorizerSpec, MetricSpec, hookimpl
+from colorbench.evaluation.runner import RunConfig, Runner
+from colorbench.reporting import Reporter
+from colorbench.results import read_rows
+
+
+def _raises(batch):
+    raise RuntimeError("kaput")
+
+
+def _short(batch):
+    return torch.zeros(len(batch) + 1)
+
+
+def _nan_on_first(batch):
+    out = batch.pred.double().mean(dim=(1, 2, 3))
+    if batch.ids and batch.ids[0] == "img000":
+        out[0] = float("nan")
+    return out
+
+
+def _raises_on_img001(batch):
+    if "img001" in batch.ids:
+        raise ValueError("bad image img001")
+    return torch.ones(len(batch))
+
+
+def _broken_factory(**kw):
+    raise RuntimeError("no network for this set metric")
+
+
+class _BadUpdate:
+    def update(self, batch):
+        raise RuntimeError("update exploded")
+
+    def compute(self):
+        return 1.0
+
+
+class Plugin:
+    @hookimpl
+    def register_metrics(self, register):
+        register(MetricSpec(name="raises", fn=_raises, description="always raises"))
+        register(MetricSpec(name="short", fn=_short, description="one value too many"))
+        register(MetricSpec(name="nanny", fn=_nan_on_first, description="NaN on img000"))
+        register(MetricSpec(name="picky", fn=_raises_on_img001, description="raises on img001"))
+        register(MetricSpec(name="setbroken", factory=_broken_factory, kind="distribution", description="x"))
+        register(MetricSpec(name="setupdate", factory=lambda **kw: _BadUpdate(), kind="distribution",
+                            description="x"))
+
+    @hookimpl
+    def register_colorizers(self, register):
+        register(ColorizerSpec(name="boom", factory=lambda **kw: Boom(), description="fails every image"))
+
+
+class Boom:
+    def colorize(self, L):
+        raise RuntimeError("the model exploded")
+
+
+def _run(tmp_path: Path, metrics: list[str], models: list[str] = ("gray",), **kw):
+    make_folder(tmp_path / "imgs", 3, size=(24, 20))
+    cfg = RunConfig(models=list(models), datasets=[str(tmp_path / "imgs")], metrics=metrics, size=16,
+                    batch_size=3, workers=0, out=str(tmp_path / "runs"), name="r", **kw)
+    return Runner(cfg, load_regs([("bad", Plugin())]), Reporter(quiet=True)).run()
+
+
+def _summary(run_dir: Path) -> dict[str, str]:
+    with open(run_dir / "summary.csv", newline="") as f:
+        return next(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("bad,reason", [("raises", "kaput"), ("short", "returned shape (4,)")])
+def test_a_failing_metric_beside_cpsnr_fails_only_its_cells(tmp_path: Path, bad: str, reason: str) -> None:
+    result = _run(tmp_path, ["cpsnr", bad])
+    _, rows = read_rows(result.run_dir / "per_image.csv")
+    assert len(rows) == 3
+    for r in rows:
+        assert r["status"] == "partial" and r["failed_metrics"] == bad and r[bad] == ""
+        assert r["error"].startswith(f"metric {bad}: ") and reason in r["error"]
+        assert math.isfinite(float(r["cpsnr"]))
+    s = _summary(result.run_dir)
+    assert (s["n"], s["n_failed"], s["cpsnr_n"], s[f"{bad}_n"]) == ("3", "0", "3", "0")
+    assert float(s["cpsnr"]) == pytest.approx(sum(float(r["cpsnr"]) for r in rows) / 3)
+    # recorded and shown, not an error of the run (--fail-on-error makes it one)
+    assert result.errors == [] and result.failed_images == 0 and result.failed_cells == 3
+    log = (result.run_dir / "errors.log").read_text()
+    assert log.count(f"metric {bad} failed") == 3 and (bad != "raises" or "Traceback" in log)
+
+
+def test_a_nan_is_a_failed_cell_reported_not_a_silent_gap(tmp_path: Path) -> None:
+    result = _run(tmp_path, ["cpsnr", "nanny"])
+    rows = {r["image_id"]: r for r in read_rows(result.run_dir / "per_image.csv")[1]}
+    assert rows["img000"]["status"] == "partial" and rows["img000"]["failed_metrics"] == "nanny"
+    assert rows["img000"]["error"] == "metric nanny: returned NaN" and rows["img000"]["nanny"] == ""
+    assert all(rows[i]["status"] == "ok" and rows[i]["nanny"] != "" for i in ("img001", "img002"))
+    s = _summary(result.run_dir)
+    assert (s["nanny_n"], s["cpsnr_n"], s["n"]) == ("2", "3", "3")
+    assert float(s["nanny"]) == pytest.approx((float(rows["img001"]["nanny"]) + float(rows["img002"]["nanny"])) / 2)
+    assert "returned NaN" in (result.run_dir / "errors.log").read_text()
+
+
+def test_a_metric_raising_on_one_image_of_a_batch_fails_that_cell_only(tmp_path: Path) -> None:
+    result = _run(tmp_path, ["picky"])
+    rows = {r["image_id"]: r for r in read_rows(result.run_dir / "per_image.csv")[1]}
+    assert rows["img001"]["status"] == "partial" and "bad image img001" in rows["img001"]["error"]
+    assert rows["img000"]["picky"] == rows["img002"]["picky"] == "1.0"
+    assert rows["img000"]["status"] == rows["img002"]["status"] == "ok"
+
+
+def test_failing_distribution_metrics_fail_only_themselves(tmp_path: Path) -> None:
+    result = _run(tmp_path, ["cpsnr", "setbroken", "setupdate"], models=["gray", "gray"])
+    _, rows = read_rows(result.run_dir / "per_image.csv")
+    assert all(r["status"] == "ok" for r in rows) and len(rows) == 3
+    assert [e.split(": metric ")[1].split(" ")[0] for e in result.errors] == ["setbroken", "setupdate"]
+    assert "no network for this set metric" in result.errors[0] and "update exploded" in result.errors[1]
+    s = _summary(result.run_dir)
+    assert s["setbroken"] == s["setupdate"] == "" and s["cpsnr_n"] == "3"
+
+
+def test_a_model_failing_every_image_writes_errors_log_and_exits_1(cli, tmp_path: Path) -> None:
+    make_folder(tmp_path / "imgs", 3, size=(24, 20))
+    cli.add_plugin("bad", Plugin())
+    result = cli("run", "--models", "boom,gray", "--datasets", str(tmp_path / "imgs"), "--metrics", "cpsnr",
+                 "--size", "16", "--workers", "0", "--out", str(tmp_path / "runs"), "--name", "r", ok=False)
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "imgs/boom: 3 of 3 image(s) failed (first: the model exploded)" in text
+    assert "imgs/boom: failed on every image (3)" in text
+    log = (tmp_path / "runs" / "r" / "errors.log").read_text()
+    assert log.count("Traceback (most recent call last)") == 3 and "RuntimeError: the model exploded" in log
+    assert "in colorize" in log  # the traceback reaches into the plugin's code
+
+
+def test_fail_on_error_turns_any_failed_cell_into_exit_1(cli, tmp_path: Path) -> None:
+    make_folder(tmp_path / "imgs", 3, size=(24, 20))
+    cli.add_plugin("bad", Plugin())
+    def args(metrics: str, name: str) -> list[str]:
+        return ["run", "--models", "gray", "--datasets", str(tmp_path / "imgs"), "--metrics", metrics,
+                "--size", "16", "--workers", "0", "--out", str(tmp_path / "runs"), "--name", name]
+
+    assert cli(*args("cpsnr,nanny", "a")).exit_code == 0  # one NaN cell: recorded, not fatal
+    result = cli(*args("cpsnr,nanny", "b"), "--fail-on-error", ok=False)
+    assert result.exit_code == 1 and "0 image(s) and 1 metric cell(s) failed" in " ".join(result.output.split())
+    assert cli(*args("cpsnr", "c"), "--fail-on-error").exit_code == 0
