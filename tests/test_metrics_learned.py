@@ -109,3 +109,81 @@ def test_offline_weights_raise_one_line_naming_file_and_url(tmp_path, monkeypatc
             _spec(name).check_available()
         msg = str(err.value)
         assert "\n" not in msg and file in msg and "https://" in msg and str(tmp_path) in msg
+
+
+def test_accumulators_reset_and_merge_like_one_pass() -> None:
+    """reset() forgets a pair; merge() of two halves == one accumulator fed everything."""
+    from colorbench_metrics_classes.plugin import register_metrics as register_classes
+
+    found = {}
+    register_classes(lambda s: found.setdefault(s.name, s))
+    ext = _TinyExtractor().eval()
+    batches = [_batch(5, s) for s in range(4)]
+    builds = {"fid": lambda: _spec("fid").build(device="cpu", extractor=ext),
+              "kid": lambda: _spec("kid").build(device="cpu", extractor=ext),
+              "cnr_union": lambda: found["cnr_union"].build()}
+    for name, build in builds.items():
+        whole, left, right = build(), build(), build()
+        whole.update(_batch(3, 9))  # a previous pair's images, forgotten by reset()
+        whole.reset()
+        for b in batches:
+            whole.update(b)
+        for b in batches[:2]:
+            left.update(b)
+        for b in batches[2:]:
+            right.update(b)
+        before = right.compute()
+        assert left.merge(right) is left
+        assert left.compute() == pytest.approx(whole.compute(), rel=1e-9), name
+        assert right.compute() == before  # the merged-in accumulator is left as it was
+    with pytest.raises(TypeError, match="cannot merge"):
+        builds["fid"]().merge(builds["cnr_union"]())
+
+
+def test_fid_over_two_models_builds_its_extractor_once(tmp_path, monkeypatch) -> None:
+    """The accumulator is built once per run and reset per (dataset, model) pair."""
+    import types
+
+    from colorbench_metrics_learned import fidelity, plugin, weights
+    from conftest import load_regs, make_folder
+
+    from colorbench.evaluation.runner import RunConfig, Runner
+    from colorbench.reporting import Reporter
+
+    built: list[str] = []
+
+    def stub_inception(path, device="cpu"):
+        built.append(path)
+        return _TinyExtractor().eval()
+
+    fake = types.SimpleNamespace(file=weights.INCEPTION.file, ensure=lambda: tmp_path / weights.INCEPTION.file)
+    monkeypatch.setattr(weights, "INCEPTION", fake)
+    monkeypatch.setattr(fidelity, "inception", stub_inception)
+    make_folder(tmp_path / "imgs", 4, size=(24, 20))
+    cfg = RunConfig(models=["gray", "tint"], datasets=[str(tmp_path / "imgs")], metrics=["fid", "cpsnr"],
+                    size=16, batch_size=2, workers=0, out=str(tmp_path / "runs"), name="r")
+    regs = load_regs([("learned", plugin), ("tint", _TintPlugin())])
+    result = Runner(cfg, regs, Reporter(quiet=True)).run()
+    assert built == [str(tmp_path / weights.INCEPTION.file)]
+    assert not result.errors
+    fids = {s["model"]: s["fid"] for s in result.summary}
+    assert fids["gray"] != fids["tint"] and all(np.isfinite(v) for v in fids.values())
+    # the second pair's value is that of a fresh accumulator over that pair's images alone
+    tint_only = Runner(RunConfig(**{**cfg.__dict__, "models": ["tint"], "name": "t"}), regs,
+                       Reporter(quiet=True)).run()
+    assert tint_only.summary[0]["fid"] == pytest.approx(fids["tint"], rel=1e-9)
+    assert len(built) == 2
+
+
+class _TintPlugin:
+    from colorbench import hookimpl
+
+    @hookimpl
+    def register_colorizers(self, register):
+        from colorbench import ColorizerSpec
+
+        class Tint:
+            def colorize(self, L):
+                return torch.cat([(L - 50.0) * 0.5, torch.sin(L / 9.0) * 25.0], dim=1)
+
+        register(ColorizerSpec(name="tint", factory=lambda **kw: Tint(), description="test tint"))
