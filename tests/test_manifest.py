@@ -70,7 +70,7 @@ def test_unknown_keys_survive_and_a_newer_schema_is_refused(tmp_path: Path) -> N
     with pytest.raises(ColorbenchError, match="not a readable run manifest") as err:
         results.load(tmp_path)
     assert "\n" not in str(err.value)
-    with pytest.raises(ColorbenchError, match="no run.json"):
+    with pytest.raises(ColorbenchError, match=r"no run\.json"):
         results.load(tmp_path / "nowhere")
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
@@ -22,7 +23,7 @@ from colorbench.results import read_rows
 class Recorder:
     """Colorizes with a fixed tint and records which images it was given."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
     def colorize(self, L):
         return self.colorize_with_info(L, [])[0]

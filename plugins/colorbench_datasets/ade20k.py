@@ -57,6 +57,8 @@ def read_annotation(path: Path) -> np.ndarray:
 
 
 class ADE20K:
+    files = property(lambda self: self.paths)  # the file of each id: resume notices changed images
+
     def __init__(self, split: str | None = None, root: Path | str | None = None):
         self.split = check_split(NAME, split, SPLITS, "val")
         self.root = require_root(NAME, root, _expected(self.split))

@@ -43,6 +43,8 @@ def _partition_rows(root: Path) -> tuple[str, list[list[str]]]:
 
 
 class CelebA:
+    files = property(lambda self: self.paths)  # the file of each id: resume notices changed images
+
     def __init__(self, split: str | None = None, root: Path | str | None = None):
         self.split = check_split(NAME, split, SPLITS, "test")
         self.root = require_root(NAME, root, EXPECTED)

@@ -80,6 +80,8 @@ def _load_json(root: Path, path: Path, folder: str) -> Any:
 
 
 class Coco:
+    files = property(lambda self: self.paths)  # the file of each id: resume notices changed images
+
     def __init__(self, split: str | None = None, root: Path | str | None = None,
                  semantic: bool = True, stuff: bool = True, class_ids: str = "coco"):
         self.split = check_split(NAME, split, SPLITS, "test")

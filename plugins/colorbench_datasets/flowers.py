@@ -58,6 +58,8 @@ def _load_mat(root: Path, path: Path, keys: tuple[str, ...]) -> dict[str, np.nda
 
 
 class Flowers:
+    files = property(lambda self: self.paths)  # the file of each id: resume notices changed images
+
     def __init__(self, split: str | None = None, root: Path | str | None = None):
         self.root = require_root(NAME, root, EXPECTED)
         self.split = check_split(NAME, split, SPLITS, "test")

@@ -85,6 +85,8 @@ def _scan(directory: Path) -> dict[str, tuple[Path, str | None]]:
 
 
 class ImageNet:
+    files = property(lambda self: self.paths)  # the file of each id: resume notices changed images
+
     def __init__(self, split: str | None = None, root: Path | str | None = None):
         self.split = check_split(NAME, split, SPLITS, "val")
         self.root = require_root(NAME, root, _expected(self.split))

@@ -52,6 +52,8 @@ def _expected(split: str) -> list[str]:
 
 
 class Places365:
+    files = property(lambda self: self.paths)  # the file of each id: resume notices changed images
+
     def __init__(self, split: str | None = None, root: Path | str | None = None):
         self.split = check_split(NAME, split, SPLITS, "val")
         folder, listing = LAYOUT[self.split]

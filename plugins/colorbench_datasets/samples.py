@@ -30,6 +30,8 @@ def _path(package: str, name: str) -> Path:
 
 
 class Samples:
+    files = property(lambda self: self.paths)  # the file of each id: resume notices changed images
+
     def __init__(self, split: str | None = None, root: object = None):
         if split not in (None, "test"):
             raise DatasetError(f"dataset 'samples' has only the split 'test' (asked for {split!r})")
