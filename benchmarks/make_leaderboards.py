@@ -10,7 +10,6 @@ leaderboards/README.md with the exact commands, the machine and the weights used
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex
@@ -54,15 +53,16 @@ def scoring_minutes(run_dir: Path) -> float:
 
 
 def weights_table(run_dirs: list[Path]) -> list[str]:
+    from colorbench import results
     from colorbench.plugin import manager as plugins
 
     regs = plugins.load()
     seen: dict[str, dict] = {}
     for rd in run_dirs:
-        manifest = json.loads((rd / "run.json").read_text())
-        for model, ck in manifest.get("checkpoints", {}).items():
+        manifest = results.load(rd)
+        for model, ck in manifest.checkpoints.items():
             seen.setdefault(model, ck)
-        for model in manifest["resolved"]["models"]:
+        for model in manifest.resolved["models"]:
             seen.setdefault(model, {})
     lines = ["| model | weights | sha256 | how they were trained |", "|---|---|---|---|"]
     for model, ck in seen.items():

@@ -49,7 +49,8 @@ def register_metrics(register: Callable[[MetricSpec], None]) -> None:
 
     A per-image metric maps a :class:`colorbench.MetricBatch` of uint8 predictions and
     ground truths to one value per image; a distribution metric's factory returns an
-    accumulator with ``update(batch)`` and ``compute() -> float``.
+    accumulator (a ``colorbench.Accumulator``: reset / update(batch) / merge / compute() ->
+    float), built once per run and reset per (dataset, model) pair.
     """
 
 

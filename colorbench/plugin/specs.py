@@ -184,8 +184,9 @@ class MetricSpec(_Spec):
 
     Per-image metrics give ``fn`` (a function ``MetricBatch -> Tensor[B]``) or a
     ``factory(device=, **options)`` returning such a function (for metrics that build a
-    network once). Distribution metrics give a factory returning an accumulator with
-    ``update(batch)`` and ``compute() -> float``.
+    network once). Distribution metrics give a factory returning an accumulator, a
+    ``colorbench.Accumulator`` (``reset``, ``update(batch)``, ``merge``, ``compute() -> float``)
+    built once per run; an object with only ``update`` and ``compute`` is built per pair.
     """
 
     fn: Callable[..., Any] | None = None

@@ -149,9 +149,10 @@ def read(run_dir: Path) -> RunManifest | None:
         return None
     except (OSError, ValueError) as exc:
         raise ColorbenchError(f"{path}: not a readable run manifest ({type(exc).__name__}: "
-                              f"{' '.join(str(exc).split())}); restore it or rerun with --no-resume") from None
+                              f"{' '.join(str(exc).split())}); restore it, rerun with --no-resume or choose another --name/--out") from None
     if not isinstance(data, dict):
-        raise ColorbenchError(f"{path}: not a run manifest (expected a JSON object); rerun with --no-resume")
+        raise ColorbenchError(f"{path}: not a run manifest (expected a JSON object); restore it, rerun with "
+                              "--no-resume or choose another --name/--out")
     version = int(data.get("schema_version", 1))
     if version > SCHEMA_VERSION:
         raise ColorbenchError(f"{path}: schema version {version} is newer than this colorbench reads "
