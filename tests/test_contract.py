@@ -35,6 +35,7 @@ REGS = plugins.load()
 COLORIZERS = REGS.colorizers.names()
 DATASETS = REGS.datasets.names()
 PER_IMAGE_METRICS = [m.name for m in REGS.metrics if m.kind == "per_image"]
+DISTRIBUTION_METRICS = [m.name for m in REGS.metrics if m.kind == "distribution"]
 
 TINY_STEPS, TINY_IMAGES, TINY_SIZE, TINY_SEED = 2, 8, 32, 0
 
@@ -335,3 +336,23 @@ def test_per_image_metric_does_not_modify_inputs(name: str) -> None:
     pred, gt = batch.pred.clone(), batch.gt.clone()
     fn(batch)
     assert torch.equal(batch.pred, pred) and torch.equal(batch.gt, gt)
+
+
+@pytest.mark.parametrize("name", DISTRIBUTION_METRICS)
+def test_distribution_metric_follows_the_accumulator_protocol(name: str) -> None:
+    """reset() forgets what was fed; two halves merged compute what one pass computes."""
+    from colorbench import Accumulator
+
+    acc = build_metric(name)
+    assert isinstance(acc, Accumulator)
+    batches = [metric_batch(3, seed=s) for s in range(4)]
+    acc.update(metric_batch(2, seed=9))
+    acc.reset()
+    for b in batches:
+        acc.update(b)
+    left, right = build_metric(name), build_metric(name)
+    for b in batches[:2]:
+        left.update(b)
+    for b in batches[2:]:
+        right.update(b)
+    assert left.merge(right).compute() == pytest.approx(acc.compute(), rel=1e-9)

@@ -50,9 +50,24 @@ class _BadUpdate:
         return 1.0
 
 
+class _LegacyCount:
+    """A third-party accumulator of the old protocol: update and compute only."""
+
+    def __init__(self):
+        self.n = 0
+
+    def update(self, batch):
+        self.n += len(batch)
+
+    def compute(self):
+        return float(self.n)
+
+
 class Plugin:
     @hookimpl
     def register_metrics(self, register):
+        register(MetricSpec(name="count", factory=lambda **kw: _LegacyCount(), kind="distribution",
+                            description="images seen"))
         register(MetricSpec(name="raises", fn=_raises, description="always raises"))
         register(MetricSpec(name="short", fn=_short, description="one value too many"))
         register(MetricSpec(name="nanny", fn=_nan_on_first, description="NaN on img000"))
@@ -156,3 +171,12 @@ def test_fail_on_error_turns_any_failed_cell_into_exit_1(cli, tmp_path: Path) ->
     result = cli(*args("cpsnr,nanny", "b"), "--fail-on-error", ok=False)
     assert result.exit_code == 1 and "0 image(s) and 1 metric cell(s) failed" in " ".join(result.output.split())
     assert cli(*args("cpsnr", "c"), "--fail-on-error").exit_code == 0
+
+
+def test_an_accumulator_without_reset_is_built_anew_for_every_pair(tmp_path: Path) -> None:
+    make_folder(tmp_path / "big", 3, size=(24, 20))
+    make_folder(tmp_path / "small", 2, size=(24, 20))
+    cfg = RunConfig(models=["gray"], datasets=[str(tmp_path / "big"), str(tmp_path / "small")],
+                    metrics=["cpsnr", "count"], size=16, batch_size=2, workers=0, out=str(tmp_path), name="r")
+    result = Runner(cfg, load_regs([("bad", Plugin())]), Reporter(quiet=True)).run()
+    assert [(s["dataset"], s["count"]) for s in result.summary] == [("big", 3.0), ("small", 2.0)]
