@@ -180,3 +180,23 @@ def test_an_accumulator_without_reset_is_built_anew_for_every_pair(tmp_path: Pat
                     metrics=["cpsnr", "count"], size=16, batch_size=2, workers=0, out=str(tmp_path), name="r")
     result = Runner(cfg, load_regs([("bad", Plugin())]), Reporter(quiet=True)).run()
     assert [(s["dataset"], s["count"]) for s in result.summary] == [("big", 3.0), ("small", 2.0)]
+
+
+def test_score_goes_through_the_same_scorer_and_exit_statuses(cli, tmp_path: Path) -> None:
+    from conftest import write_image
+
+    cli.add_plugin("bad", Plugin())
+    for k in range(2):
+        write_image(tmp_path / "gt" / f"i{k}.png", size=(16, 16), seed=k)
+        write_image(tmp_path / "pred" / f"i{k}.png", size=(16, 16), seed=k + 5)
+    base = ["score", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--workers", "0"]
+    assert cli(*base, "--metrics", "cpsnr,nanny", "--out", str(tmp_path / "a")).exit_code == 0
+    rows = {r["image_id"]: r for r in read_rows(tmp_path / "a" / "per_image.csv")[1]}
+    assert rows["i0"]["status"] == rows["i1"]["status"] == "ok"  # nanny's NaN is for img000 only
+    result = cli(*base, "--metrics", "cpsnr,raises", "--out", str(tmp_path / "b"), "--fail-on-error", ok=False)
+    assert result.exit_code == 1 and "and 2 metric cell(s)" in " ".join(result.output.split())
+    assert "RuntimeError: kaput" in (tmp_path / "b" / "errors.log").read_text()
+    write_image(tmp_path / "pred" / "i0.png", size=(8, 8), seed=1)
+    write_image(tmp_path / "pred" / "i1.png", size=(8, 8), seed=2)
+    result = cli(*base, "--metrics", "cpsnr", "--out", str(tmp_path / "c"), ok=False)
+    assert result.exit_code == 1 and "2 of 2 image(s) failed" in " ".join(result.output.split())

@@ -32,6 +32,7 @@ class Failure:
 
     @classmethod
     def of(cls, image_id: str, exc: BaseException, metric: str = IMAGE) -> Failure:
+        """The failure an exception stands for, with its formatted traceback."""
         trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return cls(image_id, one_line(exc), metric, trace)
 

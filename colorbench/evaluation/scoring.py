@@ -1,8 +1,9 @@
 """``colorbench score``: metrics on existing outputs, no model run.
 
 Predictions and ground truths are matched by relative path without extension. The
-results directory has the same per_image.csv / summary.csv as a run (dataset ``score``,
-model = the name of the prediction folder).
+results directory has the same per_image.csv / summary.csv / errors.log as a run (dataset
+``score``, model = the name of the prediction folder): the files are read into loader Items
+and go through the one batch scorer of ``run``, so the numbers are ``run``'s exactly.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ DATASET = "score"
 
 @dataclass
 class Match:
+    """Files matched by relative path without extension, and those without a partner."""
+
     pairs: list[tuple[str, Path, Path]]
     only_pred: list[str]
     only_gt: list[str]

@@ -33,6 +33,7 @@ class PairRecord:
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions, kept as they are
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as run.json stores it (distribution values as flat keys)."""
         out: dict[str, Any] = {}
         if self.config is not None:
             out["config"] = self.config
@@ -48,6 +49,7 @@ class PairRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PairRecord:
+        """A record from run.json (any schema): numeric keys are distribution values."""
         rec = cls(config=data.get("config"), fingerprint=dict(data.get("fingerprint") or {}),
                   images_per_s=_number(data.get("images_per_s")))
         known = {"config", "fingerprint", "images_per_s"}
@@ -110,6 +112,7 @@ class RunManifest:
         return self.pairs.setdefault(key, PairRecord())
 
     def to_dict(self) -> dict[str, Any]:
+        """run.json's content, in field order (score keys and unknown keys last)."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -121,6 +124,7 @@ class RunManifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunManifest:
+        """A manifest from run.json's content; absent fields take their defaults."""
         names = {f.name for f in fields(cls)} - {"extra", "score"}
         kw: dict[str, Any] = {k: data[k] for k in names if k in data and data[k] is not None}
         kw["schema_version"] = int(data.get("schema_version", 1))
