@@ -149,12 +149,13 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 import loop_helpers as toy
 torch.set_num_threads(1)
-t = toy.train(toy.context(Path(sys.argv[1]), dropout=0.0, **({"stop_at": 6} if len(sys.argv) > 3 else {})))
-torch.save(toy.weights(t), Path(sys.argv[1]) / f"rank{os.environ['RANK']}.pt")
+out, dropout, stop_at, resume = Path(sys.argv[1]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
+t = toy.train(toy.context(out, resume=resume, dropout=dropout, stop_at=stop_at))
+torch.save(toy.weights(t), out / f"rank{os.environ['RANK']}.pt")
 """
 
 
-def _torchrun(tmp_path: Path, out: Path, *extra: str) -> None:
+def _torchrun(tmp_path: Path, out: Path, dropout: float = 0.0, stop_at: int = 0, resume: bool = False) -> None:
     import os
     import subprocess
     import sys
@@ -163,7 +164,7 @@ def _torchrun(tmp_path: Path, out: Path, *extra: str) -> None:
     script.write_text(DDP_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           str(script), str(out), str(Path(__file__).parent), *extra],
+                           str(script), str(out), str(Path(__file__).parent), str(dropout), str(stop_at), str(int(resume))],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -179,3 +180,13 @@ def test_two_processes_under_torchrun_match_one_process(tmp_path: Path) -> None:
     state = load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")
     assert state["world_size"] == 2 and len(state["rng"]) == 2
     assert len(_rows(tmp_path / "ddp" / "train_log.csv")) == 9  # rank 0 alone writes
+
+
+def test_two_processes_stop_and_resume_like_an_uninterrupted_pair(tmp_path: Path) -> None:
+    """Each rank's own RNG (dropout differs per rank) is checkpointed and restored."""
+    _torchrun(tmp_path, tmp_path / "a", dropout=0.3)
+    _torchrun(tmp_path, tmp_path / "b", dropout=0.3, stop_at=3)
+    _torchrun(tmp_path, tmp_path / "b", dropout=0.3, resume=True)
+    for rank in (0, 1):
+        _assert_same(torch.load(tmp_path / "a" / f"rank{rank}.pt", weights_only=True),
+                     torch.load(tmp_path / "b" / f"rank{rank}.pt", weights_only=True))
