@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -20,13 +21,15 @@ def train_command(
     config: str = typer.Option(None, "--config", help="A config name of the model (e.g. tiny, paper) or a YAML file."),
     epochs: int = typer.Option(None, help="Epochs (overrides the config)."),
     steps: int = typer.Option(None, help="Optimizer steps (overrides the config and --epochs)."),
-    batch_size: int = typer.Option(None, "--batch-size", "-b"),
+    batch_size: int = typer.Option(None, "--batch-size", "-b", help="Global batch (all processes): under torchrun each of N processes takes batch/N."),
     lr: float = typer.Option(None, help="Learning rate."),
     set_: list[str] = typer.Option([], "--set", help="KEY=VALUE training setting (repeatable; keys of the config)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     out: Path = typer.Option(None, "--out", help="Output directory (default: runs/train-<model>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
     seed: int = typer.Option(0, help="Random seed."),
+    precision: str = typer.Option(None, "--precision", help="fp32, bf16 or fp16 (fp16 with a GradScaler); default: the config's, else fp32."),
+    workers: int = typer.Option(None, "--workers", help="DataLoader worker processes (overrides the config)."),
 ) -> None:
     """Train a colorizer; writes OUT/checkpoint.pt, OUT/config.json and OUT/train_log.csv.
 
@@ -45,22 +48,25 @@ def train_command(
     from colorbench.reporting import Reporter
     from colorbench.results.lock import run_dir_lock
     from colorbench.training import TrainContext, resolve_train_config
+    from colorbench.training.state import check_resume
 
     regs = registries()
     spec = regs.colorizers.get(model)
     if not spec.trainable:
         trainable = ", ".join(s.name for s in regs.colorizers if s.trainable) or "none installed"
         raise ColorbenchError(f"colorizer {spec.name!r} does not support training (trainable: {trainable})")
-    cfg = resolve_train_config(spec, config, {"epochs": epochs, "steps": steps, "batch_size": batch_size, "lr": lr}, set_)
+    cfg = resolve_train_config(spec, config, {"epochs": epochs, "steps": steps, "batch_size": batch_size, "lr": lr,
+                                              "precision": precision, "workers": workers}, set_)
     out_dir = out or Path("runs") / f"train-{spec.name}"
     with run_dir_lock(out_dir, "train"):  # one writer per output directory
         if (out_dir / "checkpoint.pt").exists() and not resume:
             raise ColorbenchError(f"{out_dir} already holds a checkpoint; pass --resume to continue or choose another --out")
         if resume:  # the factory's resolution: the same file `run --checkpoint MODEL=OUT` loads
             try:
-                resolve_checkpoint(spec, out_dir)
+                resolved = resolve_checkpoint(spec, out_dir)
             except ColorbenchError:
                 raise ColorbenchError(f"--resume: no checkpoint.pt in {out_dir} to resume from") from None
+            check_resume(resolved.path, cfg)  # before anything is written
         (ds,) = resolve_datasets(regs, [dataset])
         opts = with_defaults(ds.spec, {})
         train_ds = ds.build(split=split, data_root=data_root, options=opts)
@@ -72,8 +78,9 @@ def train_command(
                 typer.echo(f"warning: no validation split ({exc})", err=True)
         torch.manual_seed(seed)
         out_dir.mkdir(parents=True, exist_ok=True)
-        results.write_json(out_dir / "config.json", {"model": spec.name, "dataset": ds.name, "split": split,
-                                                      "val_split": val_split or None, "seed": seed, **cfg})
+        if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun, rank 0 alone writes
+            results.write_json(out_dir / "config.json", {"model": spec.name, "dataset": ds.name, "split": split,
+                                                          "val_split": val_split or None, "seed": seed, **cfg})
         ctx = TrainContext(dataset=train_ds, val_dataset=val_ds, config=cfg, out_dir=out_dir,
                            device=resolve_device(device), resume=resume, seed=seed, reporter=Reporter(),
                            dataset_name=str(ds.folder) if ds.folder else ds.name, split=split, data_root=data_root, registries=regs)

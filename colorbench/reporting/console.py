@@ -34,12 +34,18 @@ class Reporter:
         self.console.print(f"[red]error:[/] {message}", highlight=False)
 
     @contextlib.contextmanager
-    def progress(self, label: str, total: int) -> Iterator[Callable[[int], None]]:
+    def progress(self, label: str, total: int) -> Iterator[Callable[..., None]]:
+        """A bar of ``total`` units; the yielded ``advance(n, status=None)`` moves it and, with
+        ``status``, shows that text after the label (e.g. the latest losses)."""
         if self.quiet:
-            yield lambda n: None
+            yield lambda n, status=None: None
             return
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn())
         with Progress(*columns, console=self.console, transient=False) as bar:
             task = bar.add_task(label, total=total)
-            yield lambda n: bar.advance(task, n)
+
+            def advance(n: int, status: str | None = None) -> None:
+                bar.update(task, advance=n, description=f"{label} {status}" if status else None)
+
+            yield advance

@@ -1,5 +1,6 @@
-"""Training: the context a plugin's ``train`` receives, config resolution, L/ab pairs, the
-training log and distributed helpers."""
+"""Training: the one loop every trainer runs (``Trainer`` with ``Stage``s), its sampling
+scheme, settings and checkpoint state, the context a plugin's ``train`` receives, config
+resolution, L/ab pairs, the training log, validation and distributed helpers."""
 
 from colorbench.training.context import (
     GENERIC_KEYS,
@@ -10,6 +11,8 @@ from colorbench.training.context import (
     load_sample,
     resolve_train_config,
 )
+from colorbench.training.loop import Stage, Trainer
+from colorbench.training.settings import LoopSettings
 
-__all__ = ["GENERIC_KEYS", "ColorPairs", "TrainContext", "TrainLog", "epoch_batches", "load_sample",
-           "resolve_train_config"]
+__all__ = ["GENERIC_KEYS", "ColorPairs", "LoopSettings", "Stage", "TrainContext", "TrainLog", "Trainer",
+           "epoch_batches", "load_sample", "resolve_train_config"]

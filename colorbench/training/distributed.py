@@ -10,10 +10,16 @@ gives each rank its device. Without those variables everything is a no-op with r
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+from colorbench.errors import ColorbenchError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,9 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def setup(device: torch.device) -> DistInfo:
-    """Join the process group when launched with torchrun; idempotent."""
+def setup(device: torch.device, timeout_s: float | None = None) -> DistInfo:
+    """Join the process group when launched with torchrun (NCCL on CUDA, gloo on the CPU;
+    ``timeout_s`` for collectives, the backend's default when None); idempotent."""
     if not launched():
         return DistInfo(device=device)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
@@ -47,7 +54,10 @@ def setup(device: torch.device) -> DistInfo:
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        from datetime import timedelta
+
+        kwargs = {"timeout": timedelta(seconds=timeout_s)} if timeout_s else {}
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", **kwargs)
     return DistInfo(rank, world, local, device)
 
 
@@ -96,6 +106,66 @@ def sync_buffers(model: torch.nn.Module, info: DistInfo) -> None:
     if info.enabled:
         for buf in unwrap(model).buffers():
             dist.broadcast(buf, src=0)
+
+
+def all_reduce_sum(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Sum a tensor over ranks in place (unchanged when not distributed); returns it."""
+    if info.enabled:
+        dist.all_reduce(value)
+    return value
+
+
+def average_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> None:
+    """Average the gradients of ``params`` over ranks in one flat all-reduce (for models
+    that are not wrapped in DistributedDataParallel, e.g. a discriminator called twice)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not info.enabled or not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= info.world_size
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def broadcast_object(obj: object, info: DistInfo) -> object:
+    """Rank 0's ``obj`` on every rank (``obj`` itself when not distributed)."""
+    if not info.enabled:
+        return obj
+    box = [obj if info.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather_objects(obj: object, info: DistInfo) -> list[object]:
+    """Every rank's ``obj``, in rank order, on every rank."""
+    if not info.enabled:
+        return [obj]
+    out: list[object] = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def compute_once(fn: Callable[[], T], info: DistInfo) -> T:
+    """``fn()`` computed on rank 0 alone and broadcast: data-derived state (class sets,
+    colour profiles, pseudo-label centres) that every rank must share exactly. When it
+    raises on rank 0, every rank raises (instead of waiting for a collective timeout)."""
+    if not info.enabled:
+        return fn()
+    box: tuple[str, Any] = ("ok", None)
+    if info.is_main:
+        try:
+            box = ("ok", fn())
+        except Exception as exc:
+            box = ("error", exc)
+    kind, value = broadcast_object(box, info)  # type: ignore[misc]
+    if kind == "error":
+        if info.is_main:
+            raise value
+        raise ColorbenchError(f"rank 0 failed computing shared training state: {value}")
+    return value
 
 
 def shard(indices: list[int], info: DistInfo) -> list[int]:
