@@ -24,12 +24,14 @@ class Recorder:
     """Colorizes with a fixed tint and records which images it was given."""
 
     seen: ClassVar[list[str]] = []
+    dtypes: ClassVar[list[torch.dtype | None]] = []  # the autocast each batch ran under
 
     def colorize(self, L):
         return self.colorize_with_info(L, [])[0]
 
     def colorize_with_info(self, L, ids):
         Recorder.seen += ids
+        Recorder.dtypes.append(torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None)
         return torch.cat([(L - 50.0) * 0.5, torch.sin(L / 9.0) * 25.0], dim=1), {}
 
 
@@ -46,7 +48,7 @@ class Plugin:
 
 
 def _run(tmp_path: Path, data_root: Path, **kw) -> Path:
-    Recorder.seen = []
+    Recorder.seen, Recorder.dtypes = [], []
     cfg = RunConfig(models=["rec"], datasets=["pics", str(tmp_path / "imgs")], metrics=["cpsnr"], size=16,
                     batch_size=2, workers=0, data_root=str(data_root), out=str(tmp_path / "runs"), name="r", **kw)
     return Runner(cfg, load_regs([("rec", Plugin())]), Reporter(quiet=True)).run().run_dir
@@ -100,8 +102,10 @@ def test_a_touched_or_rewritten_image_is_recomputed_alone(tmp_path: Path, roots)
 def test_precision_is_recorded_and_fingerprinted(tmp_path: Path, roots) -> None:
     a, _ = roots
     _run(tmp_path, a)
+    assert set(Recorder.dtypes) == {None}  # fp32 by default: no autocast
     run_dir = _run(tmp_path, a, precision="bf16")
     assert len(Recorder.seen) == 5  # every pair recomputed under the new precision
+    assert set(Recorder.dtypes) == {torch.bfloat16}
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["precision"] == "bf16" and manifest["config"]["precision"] == "bf16"
     assert {p["fingerprint"]["precision"] for p in manifest["pairs"].values()} == {"bf16"}
@@ -130,3 +134,14 @@ def test_unknown_precision_is_one_clear_error(tmp_path: Path, roots) -> None:
 
     with pytest.raises(ColorbenchError, match="--precision 'fp8': choose fp32, bf16, fp16"):
         _run(tmp_path, roots[0], precision="fp8")
+
+
+def test_precision_flag_reaches_the_run(cli, tmp_path: Path, roots) -> None:
+    cli.add_plugin("rec", Plugin())
+    Recorder.dtypes = []
+    cli("run", "--models", "rec", "--datasets", str(tmp_path / "imgs"), "--metrics", "cpsnr", "--size", "16",
+        "--workers", "0", "--precision", "bf16", "--out", str(tmp_path / "runs"), "--name", "p", "--quiet")
+    assert json.loads((tmp_path / "runs" / "p" / "run.json").read_text())["precision"] == "bf16"
+    assert set(Recorder.dtypes) == {torch.bfloat16}
+    result = cli("run", "--models", "rec", "--precision", "fp8", "--out", str(tmp_path / "runs"), ok=False)
+    assert result.exit_code == 2 and "--precision 'fp8': choose fp32, bf16, fp16" in result.output
