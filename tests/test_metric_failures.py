@@ -7,6 +7,7 @@ import csv
 import math
 from pathlib import Path
 
+import colorbench_metrics_classes.plugin as classes_plugin
 import pytest
 import torch
 from conftest import load_regs, make_folder
@@ -87,10 +88,11 @@ class Boom:
 
 
 def _run(tmp_path: Path, metrics: list[str], models: list[str] = ("gray",), **kw):
-    make_folder(tmp_path / "imgs", 3, size=(24, 20))
+    if not (tmp_path / "imgs").is_dir():  # rewritten files would be changed images to resume
+        make_folder(tmp_path / "imgs", 3, size=(24, 20))
     cfg = RunConfig(models=list(models), datasets=[str(tmp_path / "imgs")], metrics=metrics, size=16,
                     batch_size=3, workers=0, out=str(tmp_path / "runs"), name="r", **kw)
-    return Runner(cfg, load_regs([("bad", Plugin())]), Reporter(quiet=True)).run()
+    return Runner(cfg, load_regs([("bad", Plugin()), ("classes", classes_plugin)]), Reporter(quiet=True)).run()
 
 
 def _summary(run_dir: Path) -> dict[str, str]:
@@ -126,6 +128,18 @@ def test_a_nan_is_a_failed_cell_reported_not_a_silent_gap(tmp_path: Path) -> Non
     assert (s["nanny_n"], s["cpsnr_n"], s["n"]) == ("2", "3", "3")
     assert float(s["nanny"]) == pytest.approx((float(rows["img001"]["nanny"]) + float(rows["img002"]["nanny"])) / 2)
     assert "returned NaN" in (result.run_dir / "errors.log").read_text()
+    from colorbench.reporting.boards import load_boards
+
+    (board,) = load_boards([result.run_dir])  # partial rows keep their other values
+    assert set(board.rows[0]["_values"]["cpsnr"]) == {"img000", "img001", "img002"}
+    assert set(board.rows[0]["_values"]["nanny"]) == {"img001", "img002"}
+
+
+def test_images_reprocessed_for_a_set_metric_are_not_logged_twice(tmp_path: Path) -> None:
+    _run(tmp_path, ["nanny", "cnr_union"], limit=2)
+    result = _run(tmp_path, ["nanny", "cnr_union"])  # one more image: the set is fed all three again
+    assert result.summary[0]["cnr_union"] is not None and result.summary[0]["nanny_n"] == 2
+    assert (result.run_dir / "errors.log").read_text().count("returned NaN") == 1
 
 
 def test_a_metric_raising_on_one_image_of_a_batch_fails_that_cell_only(tmp_path: Path) -> None:
