@@ -38,7 +38,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_train_then_run_with_the_checkpoint(trained: Path, tmp_path: Path) -> None:
     log = _rows(trained / "train_log.csv")
     assert log[-1]["step"] == "30" and {r["stage"] for r in log} == {"segmenter", "colorizer"}
-    assert log[-1]["val_l1_ab"] != ""
+    assert log[-1]["val_l1_ab"] != ""  # validation at the end of each stage, of that stage's network
+    assert [r for r in log if r["stage"] == "segmenter"][-1]["val_pixel_acc"] != ""
     res = CliRunner().invoke(app, ["run", "--models", "semantic,gray", "--checkpoint", f"semantic={trained}",
                                    "--datasets", "shapes", "--limit", "3", "--metrics", "cpsnr", "--out",
                                    str(tmp_path), "--name", "r", "--workers", "0"])
@@ -105,7 +106,7 @@ def test_registered_with_shipped_weights_and_lazy_torch() -> None:
         path = weights.locate()
         assert path is not None and sha256(path) == weights.sha256
         state = load_checkpoint(path)
-        assert state["config"]["labels"] == labels and "opt_seg" not in state
+        assert state["config"]["labels"] == labels and "optimizers" not in state and "opt_seg" not in state
         assert (state["pseudo"] is not None) == (labels == "pseudo")
     code = "import sys, colorbench_semantic.plugin; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
