@@ -50,6 +50,21 @@ def test_train_then_run_with_the_checkpoint(trained: Path, tmp_path: Path) -> No
     assert {r["semantic_map"] for r in per_image} == {"predicted"}
 
 
+def test_resume_through_the_cli_continues_and_refuses_another_schedule(tmp_path: Path) -> None:
+    out = tmp_path / "R"
+    base = ["train", "semantic", "--dataset", "shapes", "--config", "tiny", "--steps", "4", "--batch-size", "4",
+            "--out", str(out), *SMALL, "--set", "val_images=0", "--set", "seg_steps=2"]
+    res = CliRunner().invoke(app, [*base, "--set", "stop_at=3"])
+    assert res.exit_code == 0, res.output
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 3
+    res = CliRunner().invoke(app, [*base[:-1], "seg_steps=1", "--resume"])
+    assert res.exit_code != 0 and "seg_steps 2 -> 1" in res.output
+    res = CliRunner().invoke(app, [*base, "--resume"])
+    assert res.exit_code == 0, res.output
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert (state["step"], state["boundary"], state["stage"]) == (4, 2, "colorizer")
+
+
 def test_colorize_save_maps_and_edited_maps(trained: Path, tmp_path: Path) -> None:
     photo = tmp_path / "in" / "p1.png"
     photo.parent.mkdir()

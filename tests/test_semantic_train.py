@@ -230,7 +230,19 @@ def test_two_processes_under_torchrun_share_the_labeler_and_end_identical(tmp_pa
         for k, v in r0["nets"][name].items():
             assert torch.equal(v, r1["nets"][name][k]) and torch.equal(v, state[name][k]), (name, k)
     rows = _rows(tmp_path)
-    assert [r["step"] for r in rows] == ["1", "2", "3", "4"] and rows[1]["val_pixel_acc"] and rows[3]["val_l1_ab"]
+    assert [r["step"] for r in rows] == ["1", "2", "3", "4"]
+    # validation sharded over the ranks (2 + 1 images) = one process scoring all 3 with the
+    # final networks (the segmenter is unchanged after its stage, step 2)
+    nets = load_networks(tmp_path / "checkpoint.pt")
+    val = SemanticPairs(Shapes("val", size=32, n_images=4), 32, 36, train=False, labeler=nets["labeler"])
+    items = [val[i] for i in range(3)]
+    x, sem = normalize_L(torch.stack([it["L"] for it in items])), torch.stack([it["semantic"] for it in items])
+    ab = normalize_ab(torch.stack([it["ab"] for it in items]))
+    with torch.no_grad():
+        acc = float((nets["segmenter"].eval()(x).argmax(1) == sem).float().mean())
+        l1 = float((nets["colorizer"].eval()(x, normalize_labels(sem, 3)) - ab).abs().mean()) * 110
+    assert float(rows[1]["val_pixel_acc"]) == pytest.approx(acc, rel=1e-5) and rows[1]["val_l1_ab"] == ""
+    assert float(rows[3]["val_l1_ab"]) == pytest.approx(l1, rel=1e-5) and rows[3]["val_pixel_acc"] == ""
 
 
 def test_map_override_from_files(tmp_path: Path) -> None:
