@@ -144,6 +144,8 @@ def test_dataset_without_maps_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(ColorbenchError, match=r"no semantic maps.*labels=pseudo"):
         _train(tmp_path, NoMaps(), steps=1)
+    with pytest.raises(ColorbenchError, match="labels=maps: choose dataset or pseudo"):
+        _train(tmp_path / "l", NoMaps(), steps=1, labels="maps")
 
 
 def test_pseudo_labels_train_and_are_stored(tmp_path: Path) -> None:
