@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from colorbench.errors import ColorbenchError
 from colorbench.training import Stage, TrainContext, Trainer
+from colorbench_semantic.colorizer import ARCH_KEYS
 from colorbench_semantic.data import SemanticPairs, check_has_maps, class_list, fit_labeler
 from colorbench_semantic.model import (
     AB_SCALE,
@@ -34,7 +35,6 @@ from colorbench_semantic.pseudo import PseudoLabeler
 from colorbench_semantic.stages import huber, schedule, validate
 
 FORMAT = "colorbench-semantic/2"
-ARCH_KEYS = ("n_classes", "width", "seg_width", "instance_norm", "labels", "size")
 TERMS = ("loss_seg", "pixel_acc", "loss_color", "l1_ab")
 VAL_TERMS = ("val_pixel_acc", "val_l1_ab")
 
