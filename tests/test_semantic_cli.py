@@ -38,7 +38,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_train_then_run_with_the_checkpoint(trained: Path, tmp_path: Path) -> None:
     log = _rows(trained / "train_log.csv")
     assert log[-1]["step"] == "30" and {r["stage"] for r in log} == {"segmenter", "colorizer"}
-    assert log[-1]["val_l1_ab"] != ""
+    assert log[-1]["val_l1_ab"] != ""  # validation at the end of each stage, of that stage's network
+    assert [r for r in log if r["stage"] == "segmenter"][-1]["val_pixel_acc"] != ""
     res = CliRunner().invoke(app, ["run", "--models", "semantic,gray", "--checkpoint", f"semantic={trained}",
                                    "--datasets", "shapes", "--limit", "3", "--metrics", "cpsnr", "--out",
                                    str(tmp_path), "--name", "r", "--workers", "0"])
@@ -47,6 +48,21 @@ def test_train_then_run_with_the_checkpoint(trained: Path, tmp_path: Path) -> No
     assert summary["semantic"]["n"] == "3" and summary["semantic"]["n_failed"] == "0"
     per_image = [r for r in _rows(tmp_path / "r" / "per_image.csv") if r["model"] == "semantic"]
     assert {r["semantic_map"] for r in per_image} == {"predicted"}
+
+
+def test_resume_through_the_cli_continues_and_refuses_another_schedule(tmp_path: Path) -> None:
+    out = tmp_path / "R"
+    base = ["train", "semantic", "--dataset", "shapes", "--config", "tiny", "--steps", "4", "--batch-size", "4",
+            "--out", str(out), *SMALL, "--set", "val_images=0", "--set", "seg_steps=2"]
+    res = CliRunner().invoke(app, [*base, "--set", "stop_at=3"])
+    assert res.exit_code == 0, res.output
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 3
+    res = CliRunner().invoke(app, [*base[:-1], "seg_steps=1", "--resume"])
+    assert res.exit_code != 0 and "seg_steps 2 -> 1" in res.output
+    res = CliRunner().invoke(app, [*base, "--resume"])
+    assert res.exit_code == 0, res.output
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert (state["step"], state["boundary"], state["stage"]) == (4, 2, "colorizer")
 
 
 def test_colorize_save_maps_and_edited_maps(trained: Path, tmp_path: Path) -> None:
@@ -105,7 +121,7 @@ def test_registered_with_shipped_weights_and_lazy_torch() -> None:
         path = weights.locate()
         assert path is not None and sha256(path) == weights.sha256
         state = load_checkpoint(path)
-        assert state["config"]["labels"] == labels and "opt_seg" not in state
+        assert state["config"]["labels"] == labels and "optimizers" not in state and "opt_seg" not in state
         assert (state["pseudo"] is not None) == (labels == "pseudo")
     code = "import sys, colorbench_semantic.plugin; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -65,7 +65,15 @@ _COMMON: dict[str, Any] = {
     "seg_steps": None,  # stage=both with --steps: segmenter steps (None: seg_share of --steps)
     "seg_share": 0.5,
     "steps": None,
+    # the training loop's settings (colorbench.training.LoopSettings); batch_size is the global batch
     "threads": 0,  # torch intra-op threads (0: torch's default)
+    "precision": "fp32",  # fp32 | bf16 | fp16 (fp16 with a GradScaler)
+    "accumulate": 1,  # micro-batches per optimizer step
+    "sync_bn": False,  # GridNet's BatchNorm synchronized over processes (torchrun on CUDA)
+    "prefetch": 2,  # batches prefetched per DataLoader worker
+    "val_every": 0,  # validate every N steps (0: at the end of each stage)
+    "stop_at": 0,  # stop after this global step with a checkpoint (0: run to the end)
+    "dist_timeout": 1800.0,  # seconds any collective may wait under torchrun
 }
 CONFIGS: dict[str, dict[str, Any]] = {
     # Seed 004 at full scale: scale 360, random crop 352, full widths, 1000 epochs per network.
