@@ -35,7 +35,7 @@ def test_train_then_run_records_profiles_and_forces_one(tmp_path: Path) -> None:
     state = load_checkpoint(out)
     assert state["step"] == 12 and len(state["profiles"]["sizes"]) == 2
     log = _rows(out / "train_log.csv")
-    assert log[-1]["step"] == "12" and log[0]["model"] == "predictor"
+    assert log[-1]["step"] == "12" and log[0]["stage"] == "predictor"
     res = cli.invoke(app, ["run", "--models", "profile,gray", "--checkpoint", f"profile={out}", "--datasets",
                            str(data), "--size", "32", "--metrics", "cpsnr", "--out", str(runs), "--name", "r",
                            "--workers", "0"])

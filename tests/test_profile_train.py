@@ -11,53 +11,25 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from colorbench_profile.colorizer import ProfileColorizer, load_parts
+from colorbench_profile.card import plot
+from colorbench_profile.colorizer import ProfileColorizer, export, load_parts
 from colorbench_profile.plugin import CONFIGS
 from colorbench_profile.profiles import Profiles
-from colorbench_profile.train import schedule, train
+from colorbench_profile.schedule import schedule, stage_batch
+from profile_helpers import Stripes, run
 from torch import nn
 
 from colorbench.color import rgb_to_lab
 from colorbench.errors import ColorbenchError
-from colorbench.models.checkpoints import load_checkpoint
-from colorbench.plugin.specs import Sample
-from colorbench.reporting import Reporter
-from colorbench.training import TrainContext
-
-# family 0: reds with horizontal stripes; family 1: blues with vertical stripes. The colour
-# family (hence the profile) can be told from the gray image by the stripes' direction.
-HUES = {0: (210, 40, 30), 1: (30, 60, 210)}
-
-
-class Stripes:
-    def __init__(self, n: int, seed: int = 0, size: int = 32):
-        rng = np.random.default_rng(seed)
-        self.ids, self.images, self.family = [], [], []
-        for i in range(n):
-            f = i % 2
-            yy, xx = np.mgrid[0:size, 0:size]
-            period = int(rng.integers(3, 6))
-            stripes = ((yy if f == 0 else xx) // period) % 2
-            shade = np.where(stripes, 1.0, rng.uniform(0.35, 0.6))[..., None]
-            base = np.clip(np.array(HUES[f]) + rng.integers(-25, 26, 3), 0, 255)
-            self.images.append(np.clip(base * shade, 0, 255).astype(np.uint8))
-            self.ids.append(f"s{seed}-{i:03d}")
-            self.family.append(f)
-
-    def load(self, index: int) -> Sample:
-        return Sample(id=self.ids[index], image=self.images[index])
-
-
-SMALL = {"size": 32, "batch_size": 8, "unet_widths": [6, 12, 24], "predictor_widths": [4, 8],
-         "predictor_size": 32, "predictor_hidden": 16, "profiles": 2, "fit_size": 16, "dcd_colors": 2,
-         "min_profile_images": 4, "cache_size": 0, "workers": 0, "log_every": 1, "save_every": 1000,
-         "val_images": 8, "lr": 3e-3, "predictor_lr": 3e-3, "threads": 1}
+from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
 
 
 def _train(out: Path, resume: bool = False, n: int = 24, **overrides: Any) -> list[dict[str, str]]:
-    cfg = {**CONFIGS["tiny"], **SMALL, **overrides}
-    train(TrainContext(dataset=Stripes(n), val_dataset=Stripes(8, seed=1), config=cfg, out_dir=out,
-                       device=torch.device("cpu"), resume=resume, seed=1, reporter=Reporter(quiet=True)))
+    run(out, resume=resume, n=n, **overrides)
+    return _rows(out)
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
     with open(out / "train_log.csv", newline="") as f:
         return list(csv.DictReader(f))
 
@@ -68,11 +40,11 @@ def _lab(images: list[np.ndarray]) -> torch.Tensor:
 
 def test_predictor_and_colorizers_learn_and_route(tmp_path: Path) -> None:
     rows = _train(tmp_path / "run", steps=120, predictor_share=0.25)
-    pred_rows = [r for r in rows if r["model"] == "predictor"]
+    pred_rows = [r for r in rows if r["stage"] == "predictor"]
     assert len(pred_rows) == 30 and float(pred_rows[-1]["val_acc"]) >= 0.85  # held-out profile accuracy
     assert float(pred_rows[-1]["loss"]) < 0.5 * float(pred_rows[0]["loss"])
     for model in ("profile0", "profile1"):
-        losses = [float(r["loss"]) for r in rows if r["model"] == model]
+        losses = [float(r["loss"]) for r in rows if r["stage"] == model]
         assert np.mean(losses[-4:]) < 0.5 * np.mean(losses[:4]), model
     predictor, colorizers, profiles, cfg = load_parts(tmp_path / "run")
     model = ProfileColorizer(predictor, colorizers, profiles, torch.device("cpu"), size=cfg["size"])
@@ -87,17 +59,24 @@ def test_predictor_and_colorizers_learn_and_route(tmp_path: Path) -> None:
     assert float(err) < 0.65 * float(gray_err)  # clearly beats gray on held-out images
 
 
-def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path: Path) -> None:
-    straight = _train(tmp_path / "a", steps=16, predictor_share=0.25)
-    _train(tmp_path / "b", steps=16, predictor_share=0.25, stop_at=9)  # stops inside profile0
-    assert load_checkpoint(tmp_path / "b")["step"] == 9
-    resumed = _train(tmp_path / "b", resume=True, steps=16, predictor_share=0.25)
-    assert [r["step"] for r in resumed] == [r["step"] for r in straight]
+@pytest.mark.parametrize("stop", [2, 9])  # inside the predictor's stage, inside profile0's
+def test_stop_and_resume_is_bit_identical_on_every_model(tmp_path: Path, stop: int) -> None:
+    run(tmp_path / "a", steps=16, predictor_share=0.25, val=False)  # predictor 4, profile0 6, profile1 6 steps
+    run(tmp_path / "b", steps=16, predictor_share=0.25, val=False, stop_at=stop)
+    assert load_checkpoint(tmp_path / "b")["step"] == stop
+    run(tmp_path / "b", resume=True, steps=16, predictor_share=0.25, val=False)
     a, b = load_checkpoint(tmp_path / "a"), load_checkpoint(tmp_path / "b")
-    for name, state in [("predictor", a["predictor"]), *a["colorizers"].items()]:
-        other = b["predictor"] if name == "predictor" else b["colorizers"][name]
-        for key, value in state.items():
-            torch.testing.assert_close(value, other[key], msg=f"{name}.{key}")
+    assert a["models"] == b["models"] == ["predictor", "colorizer/profile0", "colorizer/profile1"]
+    for name in a["models"]:
+        assert a[name].keys() == b[name].keys()
+        for key in a[name]:
+            assert torch.equal(a[name][key], b[name][key]), f"{name}.{key}"
+        moments = [(x["exp_avg"], y["exp_avg"]) for x, y in zip(a["optimizers"][name]["state"].values(),
+                                                               b["optimizers"][name]["state"].values(), strict=True)]
+        assert moments and all(torch.equal(x, y) for x, y in moments), name
+    rows_a, rows_b = _rows(tmp_path / "a"), _rows(tmp_path / "b")
+    assert [r["step"] for r in rows_b] == [str(i) for i in range(1, 17)]
+    assert [(r["stage"], r["loss"], r["epoch"]) for r in rows_a] == [(r["stage"], r["loss"], r["epoch"]) for r in rows_b]
 
 
 def test_schedule_splits_steps_by_images_served() -> None:
@@ -107,6 +86,95 @@ def test_schedule_splits_steps_by_images_served() -> None:
     assert schedule(cfg, prof) == [("predictor", 15), ("profile0", 51), ("profile1", 26), ("global", 8)]
     cfg = {**CONFIGS["tiny"], "steps": None, "batch_size": 10, "predictor_epochs": 2, "colorizer_epochs": 1}
     assert schedule(cfg, prof) == [("predictor", 20), ("profile0", 6), ("profile1", 3), ("global", 10)]
+
+
+def test_a_profile_smaller_than_the_batch_trains_on_all_its_images() -> None:
+    assert stage_batch(16, 12, 1) == 12 and stage_batch(16, 12, 8) == 8 and stage_batch(16, 40, 2) == 16
+    assert stage_batch(16, 3, 4) == 4  # fewer images than processes: the loop says so in one line
+
+
+def test_profiles_and_schedule_are_computed_once_and_kept_on_resume(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import colorbench_profile.data as data
+
+    calls = []
+    cluster = data.cluster
+    monkeypatch.setattr(data, "cluster", lambda *a, **k: calls.append(1) or cluster(*a, **k))
+    run(tmp_path, steps=8, val=False, batch_size=16, stop_at=3)  # 12 images per profile: batch 12
+    state = load_checkpoint(tmp_path)
+    assert state["format"] == "colorbench-profile/2" and state["schedule"] == [("predictor", 1), ("profile0", 4),
+                                                                               ("profile1", 3)]
+    resumed = run(tmp_path, resume=True, steps=20, val=False, batch_size=16)  # --steps changes nothing now
+    assert calls == [1] and load_checkpoint(tmp_path)["step"] == 8
+    assert Profiles.from_state(load_checkpoint(tmp_path)["profiles"]).assignment == \
+        Profiles.from_state(state["profiles"]).assignment
+    assert resumed.step == 8
+
+
+def test_checkpoint_holds_every_model_by_name_and_each_stage_logs_its_lr(tmp_path: Path) -> None:
+    rows = _train(tmp_path, steps=6, val=False, lr=2e-3, predictor_lr=1e-3)
+    assert {r["stage"]: r["lr"] for r in rows} == {"predictor": "0.001", "profile0": "0.002", "profile1": "0.002"}
+    state = load_checkpoint(tmp_path)
+    names = ["predictor", "colorizer/profile0", "colorizer/profile1"]
+    assert state["models"] == names and set(state["optimizers"]) == set(names) and "colorizers" not in state
+    L = _lab(Stripes(4, seed=3).images)[:, :1]
+    with torch.inference_mode():
+        new = ProfileColorizer(*load_parts(tmp_path)[:3], torch.device("cpu")).colorize(L)
+    legacy = {k: v for k, v in state.items() if not k.startswith("colorizer/")}
+    legacy.update(format="colorbench-profile/1", colorizers={n[10:]: state[n] for n in names[1:]})
+    save_checkpoint(legacy, tmp_path / "legacy.pt")  # an earlier trainer's layout still loads
+    with torch.inference_mode():
+        old = ProfileColorizer(*load_parts(tmp_path / "legacy.pt")[:3], torch.device("cpu")).colorize(L)
+    assert torch.equal(new, old)
+    exported = load_checkpoint(export(tmp_path, tmp_path / "weights.pt"))  # the shipped file's layout
+    assert set(exported["colorizers"]) == {"profile0", "profile1"} and "optimizers" not in exported
+    with torch.inference_mode():
+        assert torch.equal(ProfileColorizer(*load_parts(tmp_path / "weights.pt")[:3], torch.device("cpu")).colorize(L), new)
+    assert plot(tmp_path / "train_log.csv", tmp_path / "curves.png").is_file()  # curves by stage
+    (tmp_path / "legacy.pt").replace(tmp_path / "checkpoint.pt")
+    with pytest.raises(ColorbenchError, match="is not a colorbench-profile/2 training checkpoint"):
+        run(tmp_path, resume=True, steps=6, val=False)
+
+
+DDP_SCRIPT = """
+import os, sys, torch
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+import colorbench_profile.data as data
+import profile_helpers as h
+torch.set_num_threads(1)
+calls, cluster = [], data.cluster
+data.cluster = lambda *a, **k: calls.append(1) or cluster(*a, **k)
+t = h.run(Path(sys.argv[1]), steps=8, val=False, batch_size=4, predictor_share=0.25)
+torch.save({"weights": h.weights(t), "profiles": t.extra["profiles"], "schedule": t.extra["schedule"],
+            "clustered": len(calls)}, Path(sys.argv[1]) / f"rank{os.environ['RANK']}.pt")
+"""
+
+
+def test_two_processes_under_torchrun_end_identical(tmp_path: Path) -> None:
+    """gloo, 2 x B/2: the profiles are clustered on rank 0 alone and broadcast; both ranks
+    end with the same parameters and buffers of every model."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp_profile.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(script), str(tmp_path / "ddp"), str(Path(__file__).parent)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r0, r1 = (torch.load(tmp_path / "ddp" / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert (r0["clustered"], r1["clustered"]) == (1, 0)
+    assert r0["profiles"]["assignment"] == r1["profiles"]["assignment"] and r0["schedule"] == r1["schedule"]
+    for key in ("centers", "mean_lab"):
+        assert torch.equal(r0["profiles"][key], r1["profiles"][key])
+    assert r0["weights"].keys() == r1["weights"].keys() and len({k.split(".")[0] for k in r0["weights"]}) == 3
+    for key, value in r0["weights"].items():
+        assert torch.equal(value, r1["weights"][key]), key
+    state = load_checkpoint(tmp_path / "ddp")
+    assert state["world_size"] == 2 and state["step"] == 8
 
 
 class _ConstNet(nn.Module):

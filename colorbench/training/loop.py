@@ -159,7 +159,7 @@ class Trainer:
         return distributed.all_reduce_sum(value, self.info)
 
     def lr(self) -> float:
-        opt = next(iter(self.optimizers.values()), None)
+        opt = next((o for n, o in self.optimizers.items() if n in self._stepped), next(iter(self.optimizers.values()), None))
         return float(opt.param_groups[0]["lr"]) if opt is not None else float("nan")
 
     # ------------------------------------------------------------------- loop

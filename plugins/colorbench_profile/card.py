@@ -19,15 +19,16 @@ def plot(log: Path, out: Path) -> Path:
     """Panel 1: predictor cross entropy, train and held-out accuracy. Panel 2: each
     colorizer's mean |Δa*b*| (train, lines) and held-out (dots)."""
     rows = read_log(log)
+    by = "model" if rows and "model" in rows[0] else "stage"  # earlier logs named the model in "model"
 
     def series(model: str, key: str, dots: bool = False) -> Series:
-        return Series(log_series(rows, key, where={"model": model}), dots)
+        return Series(log_series(rows, key, where={by: model}), dots)
 
     predictor = Panel("profile predictor: cross entropy (train), accuracy (train line, held-out dots)",
                       {"cross entropy": series("predictor", "loss"), "train accuracy": series("predictor", "acc"),
                        "held-out accuracy": series("predictor", "val_acc", True)})
     colorizers = Panel("colorizers: mean |a*b* error| (CIE units)")
-    for m in dict.fromkeys(r["model"] for r in rows if r["model"] != "predictor"):
+    for m in dict.fromkeys(r[by] for r in rows if r[by] != "predictor"):
         colorizers.series[f"{m} train"] = series(m, "l1_ab")
         colorizers.series[f"{m} held-out"] = series(m, "val_l1_ab", True)
     return plot_panels([predictor, colorizers], out, x_label="global step")

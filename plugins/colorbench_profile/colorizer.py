@@ -26,7 +26,8 @@ from colorbench_profile.model import (
 )
 from colorbench_profile.profiles import Profiles
 
-FORMAT = "colorbench-profile/1"
+FORMAT = "colorbench-profile/2"  # training checkpoints of the one loop: models at the top level
+LEGACY_FORMAT = "colorbench-profile/1"  # earlier training checkpoints: colorizers nested under "colorizers"
 EXPORT_FORMAT = "colorbench-profile-weights/1"
 ARCH_KEYS = ("unet_widths", "predictor_widths", "predictor_size", "predictor_hidden", "predictor_dropout",
              "size", "profiles", "descriptor", "dcd_colors", "hist_bins", "fit_size", "min_profile_images")
@@ -93,17 +94,29 @@ def _float(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
+COLORIZER = "colorizer/"  # a colorizer's name in a training checkpoint: "colorizer/profile0", ...
+
+
+def colorizer_states(state: dict[str, Any]) -> dict[str, dict[str, torch.Tensor]]:
+    """Colorizer state dicts by model name, from a training checkpoint (top-level
+    ``colorizer/<model>``) or an exported / earlier one (nested ``colorizers``)."""
+    nested = dict(state.get("colorizers") or {})
+    nested.update({k.removeprefix(COLORIZER): v for k, v in state.items() if k.startswith(COLORIZER)})
+    return nested
+
+
 def load_parts(checkpoint: str | Path) -> tuple[Predictor, dict[str, UNet], Profiles, dict[str, Any]]:
     """Predictor, colorizers, profiles and config of a training checkpoint or exported file."""
     state = load_checkpoint(checkpoint, map_location="cpu")
-    if not isinstance(state, dict) or state.get("format") not in (FORMAT, EXPORT_FORMAT):
+    if not isinstance(state, dict) or state.get("format") not in (FORMAT, LEGACY_FORMAT, EXPORT_FORMAT):
         raise ColorbenchError(f"checkpoint {checkpoint}: not a profile checkpoint")
     if "profiles" not in state or "predictor" not in state:
         raise ColorbenchError(f"checkpoint {checkpoint}: training stopped before the profile predictor existed; "
                               "resume it with 'colorbench train profile --resume'")
     cfg = dict(state["config"])
     profiles = Profiles.from_state(state["profiles"])
-    missing = [m for m in profiles.models if m not in state.get("colorizers", {})]
+    states = colorizer_states(state)
+    missing = [m for m in profiles.models if m not in states]
     if missing:
         raise ColorbenchError(f"checkpoint {checkpoint}: no trained colorizer for {', '.join(missing)} yet; "
                               "resume training with 'colorbench train profile --resume'")
@@ -112,7 +125,7 @@ def load_parts(checkpoint: str | Path) -> tuple[Predictor, dict[str, UNet], Prof
     colorizers = {}
     for model in profiles.models:
         net = build_unet(cfg)
-        net.load_state_dict(_float(state["colorizers"][model]))
+        net.load_state_dict(_float(states[model]))
         colorizers[model] = net
     return predictor, colorizers, profiles, cfg
 
@@ -129,7 +142,7 @@ def export(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
     return save_checkpoint({"format": EXPORT_FORMAT, "config": cfg, "step": state["step"],
                             "profiles": profiles.to_state(with_assignment=False),
                             "predictor": cast(state["predictor"]),
-                            "colorizers": {k: cast(v) for k, v in state["colorizers"].items()}}, out)
+                            "colorizers": {k: cast(v) for k, v in colorizer_states(state).items()}}, out)
 
 
 def param_count(nets: dict[str, nn.Module]) -> int:

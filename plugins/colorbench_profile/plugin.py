@@ -33,8 +33,10 @@ _COMMON: dict[str, Any] = {
     # colorizer loss: mse_blend·MSE + (1 - mse_blend)·rarity-weighted MSE
     "mse_blend": 0.65, "wmse_norm": "weighted_mean",
     "lr": 1e-3, "predictor_lr": 1e-3,  # Keras Adam defaults (the paper used Keras)
-    "steps": None, "epochs": None, "predictor_share": 0.15, "stop_at": 0,
-    "flip": True, "threads": 0, "log_every": 10, "save_every": 200, "val_images": 64,
+    "steps": None, "epochs": None, "predictor_share": 0.15, "flip": True, "val_images": 64,
+    # the training loop's settings (docs/models/profile.md): batch_size is the global batch
+    "precision": "fp32", "accumulate": 1, "prefetch": 2, "sync_bn": False, "threads": 0, "dist_timeout": 1800,
+    "log_every": 10, "save_every": 200, "val_every": 200, "stop_at": 0,
 }
 CONFIGS: dict[str, dict[str, Any]] = {
     # Paper scale (Tiny ImageNet, 64x64 inputs, K = 4); widths are ours (not in the paper).
