@@ -32,7 +32,7 @@ def test_train_then_run_with_the_checkpoint(tmp_path: Path) -> None:
                            "--set", "threads=1"])
     assert res.exit_code == 0, res.output
     log = _rows(out / "train_log.csv")
-    assert log[-1]["step"] == "30" and {r["phase"] for r in log} == {"pretrain", "adversarial"}
+    assert log[-1]["step"] == "30" and {r["stage"] for r in log} == {"pretrain", "adversarial"}
     assert json.loads((out / "config.json").read_text())["config_name"] == "tiny"
     res = cli.invoke(app, ["run", "--models", "gan,gray", "--checkpoint", f"gan={out}", "--datasets", "shapes",
                            "--limit", "4", "--metrics", "cpsnr,mse", "--out", str(runs), "--name", "r", "--workers", "0"])
@@ -69,7 +69,7 @@ def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     log = _rows(out / "train_log.csv")
     assert [r["step"] for r in log] == [str(s) for s in range(1, 7)]  # rank 0 writes, once
-    assert float(log[-1]["images_per_s"]) > 0 and log[-1]["phase"] == "adversarial"
+    assert float(log[-1]["images_per_s"]) > 0 and log[-1]["stage"] == "adversarial"
     assert load_checkpoint(out)["step"] == 6
 
 
