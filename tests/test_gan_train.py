@@ -39,10 +39,14 @@ def _fit(out: Path, n_images: int = 8, resume: bool = False, val: bool = False, 
                               resume=resume, seed=3, reporter=Reporter(quiet=True)))
 
 
-def _train(out: Path, **kwargs: Any) -> list[dict[str, str]]:
-    _fit(out, **kwargs)
+def _rows(out: Path) -> list[dict[str, str]]:
     with open(out / "train_log.csv", newline="") as f:
         return list(csv.DictReader(f))
+
+
+def _train(out: Path, **kwargs: Any) -> list[dict[str, str]]:
+    _fit(out, **kwargs)
+    return _rows(out)
 
 
 def _assert_same_nets(a: Path, b: Path, nets: tuple[str, ...] = ("generator", "discriminator"),
@@ -122,8 +126,7 @@ def test_stop_and_resume_is_bit_identical(tmp_path: Path, tmp_path_factory: pyte
     resumed = _train(tmp_path, resume=True, **cfg)
     _assert_same_nets(straight / "checkpoint.pt", tmp_path / "checkpoint.pt")
     _assert_same_nets(straight / "checkpoint_pretrain.pt", tmp_path / "checkpoint_pretrain.pt", ("generator",))
-    with open(straight / "train_log.csv", newline="") as f:
-        expected = [(r["step"], r["stage"], r["loss_G"]) for r in csv.DictReader(f)]
+    expected = [(r["step"], r["stage"], r["loss_G"]) for r in _rows(straight)]
     assert [(r["step"], r["stage"], r["loss_G"]) for r in resumed] == expected
 
 
@@ -149,8 +152,10 @@ def test_more_steps_after_a_finished_run_keep_its_phase_boundary(tmp_path: Path)
 def test_adversarial_from_init_generator_without_pretraining(tmp_path: Path) -> None:
     _train(tmp_path / "pre", phase="pretrain", steps=2, pretrain_lr=1e-3)
     # lr 0: Adam leaves every weight where it started, so G's weights are init_generator's
-    rows = _train(tmp_path / "adv", phase="adversarial", steps=2, lr=0.0,
-                  init_generator=str(tmp_path / "pre" / "checkpoint.pt"))
+    t = _fit(tmp_path / "adv", phase="adversarial", steps=2, lr=0.0, init_generator=str(tmp_path / "pre" / "checkpoint.pt"))
+    # G's adversarial backward goes through the frozen D: it leaves no gradient on D's weights
+    assert all(p.grad is None for p in t.models["discriminator"].parameters())
+    rows = _rows(tmp_path / "adv")
     assert [r["stage"] for r in rows] == ["adversarial"] * 2 and rows[0]["loss_D"] != ""
     assert not (tmp_path / "adv" / "checkpoint_pretrain.pt").exists()
     _assert_same_nets(tmp_path / "pre" / "checkpoint.pt", tmp_path / "adv" / "checkpoint.pt", ("generator",),
@@ -195,8 +200,7 @@ def test_two_processes_under_torchrun_end_identical(tmp_path: Path) -> None:
     assert r0.keys() == r1.keys() and any(k.startswith("discriminator.") for k in r0)
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k
-    with open(out / "train_log.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = _rows(out)
     assert [(r["step"], r["stage"]) for r in rows] == [("1", "pretrain"), ("2", "pretrain"),
                                                        ("3", "adversarial"), ("4", "adversarial")]
     state = load_checkpoint(out)
