@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from colorbench.cli import app
 from colorbench.models.checkpoints import load_checkpoint, sha256
 from colorbench.plugin.manager import load
+from colorbench.training.settings import LOOP_KEYS
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -27,12 +28,15 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_train_then_run_with_the_checkpoint(tmp_path: Path) -> None:
     out, runs = tmp_path / "D", tmp_path / "runs"
     cli = CliRunner()
-    res = cli.invoke(app, ["train", "gan", "--dataset", "shapes", "--config", "tiny", "--steps", "30",
-                           "--out", str(out), "--set", "workers=0", "--set", "val_images=4",
-                           "--set", "threads=1"])
+    args = ["train", "gan", "--dataset", "shapes", "--config", "tiny", "--steps", "30", "--out", str(out),
+            "--set", "workers=0", "--set", "val_images=4", "--set", "threads=1"]
+    res = cli.invoke(app, [*args, "--set", "stop_at=20"])  # inside the adversarial phase (15 + 15)
+    assert res.exit_code == 0, res.output
+    assert load_checkpoint(out)["step"] == 20
+    res = cli.invoke(app, [*args, "--resume"])
     assert res.exit_code == 0, res.output
     log = _rows(out / "train_log.csv")
-    assert log[-1]["step"] == "30" and {r["phase"] for r in log} == {"pretrain", "adversarial"}
+    assert log[-1]["step"] == "30" and {r["stage"] for r in log} == {"pretrain", "adversarial"}
     assert json.loads((out / "config.json").read_text())["config_name"] == "tiny"
     res = cli.invoke(app, ["run", "--models", "gan,gray", "--checkpoint", f"gan={out}", "--datasets", "shapes",
                            "--limit", "4", "--metrics", "cpsnr,mse", "--out", str(runs), "--name", "r", "--workers", "0"])
@@ -47,6 +51,8 @@ def test_registered_with_shipped_weights_and_lazy_torch() -> None:
     spec = load().colorizers.get("gan")
     assert spec.needs_weights and spec.trainable and set(spec.configs) == {"paper", "tiny"}
     assert spec.configs["paper"]["size"] == 256 and spec.configs["paper"]["lambda_l1"] == 100.0
+    for cfg in spec.configs.values():  # every loop setting is a key, so `--set KEY=VALUE` reaches it
+        assert set(LOOP_KEYS) <= set(cfg)
     assert spec.weights is not None and spec.weights.training.startswith("colorbench train gan")
     path = spec.weights.locate()
     assert path is not None and sha256(path) == spec.weights.sha256
@@ -69,7 +75,7 @@ def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     log = _rows(out / "train_log.csv")
     assert [r["step"] for r in log] == [str(s) for s in range(1, 7)]  # rank 0 writes, once
-    assert float(log[-1]["images_per_s"]) > 0 and log[-1]["phase"] == "adversarial"
+    assert float(log[-1]["images_per_s"]) > 0 and log[-1]["stage"] == "adversarial"
     assert load_checkpoint(out)["step"] == 6
 
 

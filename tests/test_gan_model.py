@@ -16,8 +16,8 @@ from colorbench_gan.model import (
     UNetGenerator,
     build_discriminator,
     build_generator,
+    gan_loss,
 )
-from colorbench_gan.train import gan_loss
 from conftest import pin_weights
 
 from colorbench.errors import ColorbenchError, WeightsHashError

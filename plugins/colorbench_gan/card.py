@@ -20,7 +20,8 @@ PANELS = (
 def plot(log: Path, out: Path, smooth: int = 5) -> Path:
     """Two stacked panels over training steps; a dashed line marks the end of L1 pretraining."""
     rows = read_log(log)
-    boundary = max((float(r["step"]) for r in rows if r["phase"] == "pretrain"), default=None)
+    # the loop's logs name the phase in "stage"; logs of the trainer before it in "phase"
+    boundary = max((float(r["step"]) for r in rows if r.get("stage", r.get("phase")) == "pretrain"), default=None)
     marker = (boundary, "pretrain | adversarial") if boundary is not None else None
     panels = [Panel(title, {k: Series(log_series(rows, k, smooth=1 if k.startswith("val") else smooth),
                                       dots=k.startswith("val")) for k in keys}, marker)

@@ -88,21 +88,27 @@ def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False
 
 
 @torch.no_grad()
-def validation_l1(G: nn.Module, dataset: Dataset, size: int, n: int, device: torch.device) -> float:
-    """Mean |Δa*b*| (CIE units) of G in eval mode on the first ``n`` images, centre-cropped."""
-    from colorbench.training import ColorPairs
+def validation_l1(G: nn.Module, dataset: Dataset, size: int, n: int, device: torch.device,
+                  info: Any = None) -> float:
+    """Mean |Δa*b*| (CIE units) of G in eval mode on the first ``n`` images, centre-cropped;
+    under torchrun (``info``: the trainer's DistInfo) each rank scores its share and the sums
+    are all-reduced, so every rank returns the same value."""
+    from colorbench.training import ColorPairs, distributed
 
     pairs = ColorPairs(dataset, size, train=False)
+    rank, world = (info.rank, info.world_size) if info is not None else (0, 1)
     was_training = G.training
     G.eval()
-    total, count = 0.0, 0
-    for i in range(min(n, len(pairs))):
+    sums = torch.zeros(2, dtype=torch.float64, device=device)
+    for i in range(rank, min(n, len(pairs)), world):
         item = pairs[i]
         out = G(normalize_L(item["L"][None].to(device)))
-        total += float((out.float() - normalize_ab(item["ab"][None].to(device))).abs().mean())
-        count += 1
+        sums[0] += (out.float() - normalize_ab(item["ab"][None].to(device))).abs().mean().double()
+        sums[1] += 1
     G.train(was_training)
-    return total / max(count, 1) * to_ab(torch.ones(())).item()
+    if info is not None:
+        distributed.all_reduce_sum(sums, info)
+    return float(sums[0] / sums[1].clamp(min=1)) * to_ab(torch.ones(())).item()
 
 
 def load_imagenet_encoder(encoder: ResNet18Encoder) -> None:

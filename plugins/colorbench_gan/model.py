@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
@@ -220,3 +221,11 @@ def build_discriminator(cfg: dict[str, Any]) -> nn.Module:
     net = PatchDiscriminator(3, int(cfg.get("ndf", 64)), int(cfg.get("d_layers", 3)))
     init_normal(net)
     return net
+
+
+def gan_loss(logits: torch.Tensor, real: bool, mode: str) -> torch.Tensor:
+    """BCE-with-logits (the cGAN log-loss of pix2pix / the paper) or least squares (LSGAN)."""
+    target = torch.full_like(logits, 1.0 if real else 0.0)
+    if mode == "lsgan":
+        return F.mse_loss(logits.float(), target.float())
+    return F.binary_cross_entropy_with_logits(logits.float(), target.float())

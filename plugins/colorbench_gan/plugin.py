@@ -43,18 +43,25 @@ _COMMON: dict[str, Any] = {
     "dropout": True,  # unet only: dropout 0.5 in the inner decoder blocks
     "d_layers": 3,  # PatchGAN n_layers=3: 70x70 receptive field
     "steps": None,
+    # the training loop's settings (docs/models/gan.md, "Training settings")
+    "precision": "fp32",  # fp32 | bf16 | fp16 (fp16 with a GradScaler); --precision
+    "accumulate": 1,  # micro-batches per optimizer step (batch_size stays the global batch)
+    "prefetch": 2,  # batches each DataLoader worker loads ahead
+    "sync_bn": False,  # SyncBatchNorm across torchrun processes (CUDA only)
     "threads": 0,  # torch intra-op threads (0: torch's default)
+    "dist_timeout": 1800.0,  # seconds any torchrun collective may wait
+    "stop_at": 0,  # end after this global step with a checkpoint (--resume continues); 0: run to the end
 }
 CONFIGS: dict[str, dict[str, Any]] = {
     # Seed 002 at full scale: 256x256, L1 pretraining 20 epochs, adversarial 50 epochs,
     # "a batch of 250" (global, split over torchrun ranks), ResNet18 width 64.
     "paper": {**_COMMON, "size": 256, "batch_size": 250, "pretrain_epochs": 20, "epochs": 50,
               "resnet_width": 64, "unet_downs": 8, "ngf": 64, "ndf": 64, "workers": 4,
-              "log_every": 20, "save_every": 500, "val_images": 256},
+              "log_every": 20, "save_every": 500, "val_every": 500, "val_images": 256},
     # CPU scale: 64x64, widths / 4, the shipped weights.
     "tiny": {**_COMMON, "size": 64, "batch_size": 16, "pretrain_epochs": 10, "epochs": 10,
              "resnet_width": 16, "unet_downs": 6, "ngf": 16, "ndf": 16, "workers": 1,
-             "log_every": 10, "save_every": 200, "val_images": 32},
+             "log_every": 10, "save_every": 200, "val_every": 200, "val_images": 32},
 }
 
 # The contract tests' 2-step variant: 32 px, batch 4 (8 images), narrow encoder and critic.
