@@ -57,6 +57,12 @@ def test_an_unregistered_validation_metric_fails_before_training(tmp_path: Path)
     assert not (tmp_path / "train_log.csv").exists()
 
 
+def test_epochs_count_global_batches(tmp_path: Path) -> None:
+    run_training(context(tmp_path, config(steps=None, epochs=2)))  # 8 images, global batch 4
+    assert [(r["step"], r["epoch"]) for r in _rows(tmp_path / "train_log.csv")] == [
+        ("1", "0"), ("2", "0"), ("3", "1"), ("4", "1")]
+
+
 def test_stop_and_resume_is_bit_identical(tmp_path: Path) -> None:
     straight = run_training(context(tmp_path / "a", config(steps=5)))  # epoch = 2 steps of 4
     run_training(context(tmp_path / "b", config(steps=5, stop_at=3)))
