@@ -21,11 +21,14 @@ def _summary(run_dir: Path) -> dict[str, dict[str, str]]:
 
 def test_train_command_then_run_loads_the_checkpoint(cli, tmp_path: Path) -> None:
     cli.add_plugin("ccc", colorbench_ccc.plugin)
+    cli.add_plugin("metrics_classes", colorbench_metrics_classes.plugin)  # validation: TAR, CNR, CPSNR
     out = tmp_path / "D"
     cli("train", "ccc", "--dataset", "shapes", "--config", "tiny", "--steps", "3", "--out", out,
         "--set", "val_images=2", "--set", "fit_limit=16", "--set", "workers=0")
     assert (out / "checkpoint.pt").is_file() and (out / "config.json").is_file()
     assert (out / "classes.json").is_file() and (out / "train_log.csv").is_file()
+    with open(out / "train_log.csv", newline="") as f:
+        assert float(list(csv.DictReader(f))[-1]["val_tar"]) >= 0  # validated at the end
     cli("run", "--models", "ccc,gray", "--checkpoint", f"ccc={out}", "--datasets", "shapes",
         "--limit", "2", "--metrics", "cpsnr,ssim", "--out", tmp_path / "runs", "--size", "64")
     rows = _summary(tmp_path / "runs")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from colorbench_ccc.loss import cbce_loss, ce_loss, class_weights, compute_loss
+from colorbench_ccc.loss import cbce_loss, ce_loss, class_counts, class_weights, compute_loss
 
 
 def test_weights_on_a_hand_computed_batch() -> None:
@@ -42,3 +42,24 @@ def test_cbce_is_weighted_ce_over_pixels() -> None:
     torch.testing.assert_close(compute_loss("ce", logits, target), ce.mean())
     with pytest.raises(ValueError, match="cbce"):
         compute_loss("mse", logits, target)
+
+
+def test_counts_summed_over_halves_give_the_weights_of_the_whole_batch() -> None:
+    """Why the trainer all-reduces eq. 15's counts: each rank's own counts give other weights."""
+    g = torch.Generator().manual_seed(1)
+    target = torch.cat([torch.randint(0, 3, (2, 4, 4), generator=g), torch.randint(2, 6, (2, 4, 4), generator=g)])
+    halves = target[:2], target[2:]
+    total = class_counts(halves[0], 6) + class_counts(halves[1], 6)
+    torch.testing.assert_close(total, class_counts(target, 6))
+    assert total[-1] == 64 and total[:-1].sum() == 64
+    whole = class_weights(target, 6)
+    for half in halves:
+        torch.testing.assert_close(class_weights(half, 6, counts=total), whole)
+        assert not torch.allclose(class_weights(half, 6), whole)  # without the sum over ranks
+    logits = torch.randn(4, 6, 4, 4, generator=g)
+    other = {0: class_counts(halves[1], 6), 2: class_counts(halves[0], 6)}  # the other rank's counts
+    shares = [compute_loss("cbce", logits[i:i + 2], target[i:i + 2], reduce=lambda c, i=i: c + other[i])
+              for i in (0, 2)]  # reduce: what Trainer.all_reduce_sum does on 2 ranks
+    torch.testing.assert_close(sum(shares) / 2, cbce_loss(logits, target))  # the ranks' mean
+    local = [compute_loss("cbce", logits[i:i + 2], target[i:i + 2]) for i in (0, 2)]
+    assert not torch.allclose(sum(local) / 2, cbce_loss(logits, target))

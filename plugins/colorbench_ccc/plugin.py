@@ -33,25 +33,27 @@ _COMMON: dict[str, Any] = {
     # optimizer (§IV-B)
     "lr": 1e-3, "betas": [0.5, 0.999],
     "pretrained_encoder": False, "flip": True,
+    # the training loop's settings (colorbench.training.settings; batch_size is the global batch)
     "threads": 0,  # torch intra-op threads in the training process (0: torch's default)
+    "precision": "fp32", "accumulate": 1, "sync_bn": False, "prefetch": 2, "stop_at": 0, "dist_timeout": 1800.0,
 }
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "paper": {**_COMMON, "growth_rate": 32, "block_config": [6, 12, 24, 16], "num_init_features": 64,
               "bn_size": 4, "decoder": [1024, 512, 512], "input_size": 224, "target_size": 56,
               "batch_size": 64, "epochs": 10, "steps": None, "workers": 4,
-              "checkpoint_every": 2000, "val_every": 0, "val_images": 500, "log_every": 50},
+              "save_every": 2000, "val_every": 0, "val_images": 500, "log_every": 50},
     "tiny": {**_COMMON, "growth_rate": 12, "block_config": [2, 2, 2, 2], "num_init_features": 24,
              "bn_size": 2, "decoder": [64, 48, 32], "input_size": 128, "target_size": 32,
              "batch_size": 16, "epochs": None, "steps": 300, "workers": 1,
-             "checkpoint_every": 100, "val_every": 0, "val_images": 32, "log_every": 10},
+             "save_every": 100, "val_every": 0, "val_images": 32, "log_every": 10},
 }
 
 # The contract tests' 2-step variant: 32 px inputs, 8 px targets, batch 4, a DenseNet of
 # 1-layer blocks; colour classes kept when seen twice in the 8 images.
 TEST_OVERRIDES: dict[str, Any] = {
     "growth_rate": 4, "block_config": [1, 1, 1, 1], "num_init_features": 8, "bn_size": 2, "decoder": [16, 16, 16],
-    "input_size": 32, "target_size": 8, "batch_size": 4, "workers": 0, "checkpoint_every": 0, "val_images": 0,
+    "input_size": 32, "target_size": 8, "batch_size": 4, "workers": 0, "save_every": 0, "val_images": 0,
     "log_every": 1, "class_min_count": 2, "class_min_fraction": None, "fit_size": 16}
 
 DECODE = (
@@ -92,9 +94,9 @@ def _build_harmonized(device: Any = "cpu", checkpoint: Any = None, decode: str =
 
 
 def _train(ctx: Any) -> None:
-    from colorbench_ccc.train import train
+    from colorbench_ccc.train import run_training
 
-    train(ctx)
+    run_training(ctx)
 
 
 @hookimpl
