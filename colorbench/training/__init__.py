@@ -7,7 +7,6 @@ from colorbench.training.context import (
     ColorPairs,
     TrainContext,
     TrainLog,
-    epoch_batches,
     load_sample,
     resolve_train_config,
 )
@@ -15,4 +14,4 @@ from colorbench.training.loop import Stage, Trainer
 from colorbench.training.settings import LoopSettings
 
 __all__ = ["GENERIC_KEYS", "ColorPairs", "LoopSettings", "Stage", "TrainContext", "TrainLog", "Trainer",
-           "epoch_batches", "load_sample", "resolve_train_config"]
+           "load_sample", "resolve_train_config"]

@@ -39,27 +39,6 @@ def load_sample(dataset: Dataset, index: int, tries: int = 16) -> Any:
     raise ColorbenchError(f"{tries} consecutive images failed to load near index {index}")
 
 
-def epoch_batches(pairs: Any, sampler: Any, per_rank: int, steps_per_epoch: int, start: int,
-                  workers: int, pin: bool) -> Any:
-    """(epoch, batch) for steps start+1, start+2, ...: epoch e is permutation e of the
-    (distributed) ``sampler``, and ``pairs.set_epoch(e)`` seeds its augmentation, so a run
-    resumed at any step sees exactly the batches an uninterrupted one would."""
-    from torch.utils.data import DataLoader
-
-    step = start
-    while True:
-        epoch, pos = divmod(step, steps_per_epoch)
-        sampler.set_epoch(epoch)
-        pairs.set_epoch(epoch)
-        order = list(sampler)[: steps_per_epoch * per_rank]
-        chunks = [order[i:i + per_rank] for i in range(pos * per_rank, len(order), per_rank)]
-        # its own generator: creating a loader must not draw from the global RNG (dropout's)
-        gen = torch.Generator().manual_seed(epoch)
-        yield from ((epoch, batch) for batch in DataLoader(pairs, batch_sampler=chunks, num_workers=workers,
-                                                           pin_memory=pin, generator=gen))
-        step = (epoch + 1) * steps_per_epoch
-
-
 @dataclass
 class TrainContext:
     """Everything ``ColorizerSpec.train(ctx)`` receives.

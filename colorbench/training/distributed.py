@@ -166,12 +166,3 @@ def compute_once(fn: Callable[[], T], info: DistInfo) -> T:
             raise value
         raise ColorbenchError(f"rank 0 failed computing shared training state: {value}")
     return value
-
-
-def shard(indices: list[int], info: DistInfo) -> list[int]:
-    """This rank's share of an epoch's index order (DistributedSampler's padding + striding)."""
-    if not info.enabled:
-        return indices
-    n = -(-len(indices) // info.world_size) * info.world_size
-    padded = (indices * (n // max(len(indices), 1) + 1))[:n]
-    return padded[info.rank::info.world_size]

@@ -35,7 +35,7 @@ from colorbench.training.sampling import (
     per_rank_batch,
 )
 from colorbench.training.settings import LoopSettings
-from colorbench.training.state import LOOP_FORMAT, plain_config, rng_state, set_rng_state
+from colorbench.training.state import LOOP_FORMAT, plain_config, restore_rng, rng_state
 
 StepFn = Callable[["Trainer", dict[str, Any]], Mapping[str, Any]]
 Validate = Callable[["Trainer", "Stage"], Mapping[str, float]]
@@ -189,13 +189,8 @@ class Trainer:
         if stage.start is not None:
             stage.start(self)
         torch.manual_seed(mix(self.ctx.seed, 2, index, self.info.rank))  # this rank's dropout stream
-        if local > 0 and self.saved.get("rng"):
-            rngs = self.saved["rng"]
-            if len(rngs) == self.info.world_size:
-                set_rng_state(rngs[self.info.rank])
-            else:
-                self.reporter.warn(f"resumed with {self.info.world_size} process(es) instead of {len(rngs)}: "
-                                   "the same batches, other dropout draws")
+        if local > 0 and self.saved.get("rng"):  # resumed inside this stage
+            restore_rng(self.saved["rng"], self.info.rank, self.info.world_size, self.reporter.warn)
         s = self.settings
         batch = stage.batch_size or s.batch_size
         per_rank_batch(batch, self.info.world_size, len(stage.data), s.accumulate)
@@ -244,6 +239,8 @@ class Trainer:
 
     def _train_mode(self, on: bool) -> None:
         for model in self.models.values():
+            if not on:  # every rank validates with rank 0's BatchNorm statistics
+                distributed.sync_buffers(model, self.info)
             model.train(on)
 
     def _due(self, every: int) -> bool:

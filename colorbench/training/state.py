@@ -57,6 +57,15 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
+def restore_rng(states: list[Any], rank: int, world_size: int, warn: Any) -> None:
+    """Restore this rank's generators from a checkpoint's per-rank ``rng`` list; with another
+    number of processes, keep the freshly seeded ones and ``warn``."""
+    if len(states) == world_size:
+        set_rng_state(states[rank])
+    else:
+        warn(f"resumed with {world_size} process(es) instead of {len(states)}: the same batches, other dropout draws")
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
