@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from colorbench.errors import ColorbenchError
+from colorbench.training.schedule import two_phase
 
 
 def schedule(cfg: dict[str, Any], steps_per_epoch: int, start: int, boundary: int | None) -> tuple[int, int]:
@@ -26,13 +26,5 @@ def schedule(cfg: dict[str, Any], steps_per_epoch: int, start: int, boundary: in
     else:
         p_cfg = int(cfg["pretrain_steps"]) if cfg.get("pretrain_steps") is not None else math.ceil(pe * steps_per_epoch)
         a_cfg = math.ceil(ae * steps_per_epoch)
-    phase = cfg.get("phase", "both")
-    if phase == "pretrain":
-        return (int(steps) if steps else p_cfg), (int(steps) if steps else p_cfg)
-    if phase == "adversarial":
-        p = boundary if boundary is not None and start > boundary else start
-        return p, p + (int(steps) if steps else a_cfg)
-    if phase == "both":
-        p = boundary if boundary is not None and start >= boundary else p_cfg
-        return p, max(p, int(steps) if steps else p + a_cfg)
-    raise ColorbenchError(f"--set phase={phase}: choose pretrain, adversarial or both")
+    return two_phase(str(cfg.get("phase", "both")), ("pretrain", "adversarial", "both"), p_cfg, a_cfg,
+                     int(steps) if steps else None, start, boundary, "phase")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
-from colorbench.errors import ColorbenchError
+from colorbench.training.schedule import two_phase
 from colorbench_semantic.model import AB_SCALE, normalize_ab, normalize_L, normalize_labels
 
 if TYPE_CHECKING:
@@ -34,17 +34,8 @@ def schedule(cfg: dict[str, Any], steps_per_epoch: int, start: int, boundary: in
     else:
         p_cfg = math.ceil(float(cfg.get("seg_epochs", 0)) * steps_per_epoch)
         c_cfg = math.ceil(float(cfg.get("epochs", 0)) * steps_per_epoch)
-    stage = cfg.get("stage", "both")
-    if stage == "segmenter":
-        n = int(steps) if steps else p_cfg
-        return n, n
-    if stage == "colorizer":
-        p = boundary if boundary is not None and start > boundary else start
-        return p, p + (int(steps) if steps else c_cfg)
-    if stage == "both":
-        p = boundary if boundary is not None and start >= boundary else p_cfg
-        return p, max(p, int(steps) if steps else p + c_cfg)
-    raise ColorbenchError(f"--set stage={stage}: choose {', '.join(STAGES)}")
+    return two_phase(str(cfg.get("stage", "both")), STAGES, p_cfg, c_cfg, int(steps) if steps else None,
+                     start, boundary, "stage")
 
 
 def huber(pred: torch.Tensor, target: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
