@@ -90,10 +90,16 @@ class RouterColorizer:
         return self.colorize_with_info(L)[0]
 
 
+# training state that inference weights leave out (the loop's, and the broadcast training arrays)
+TRAINING_ONLY = ("optimizer", "optimizers", "schedulers", "scaler", "rng", "labels")
+
+
 def export(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
-    """Inference weights: classifier, pool, members, config, evaluation (no optimizer)."""
+    """Inference weights: classifier, pool, members, config, evaluation (no optimizer,
+    RNG states or training arrays)."""
     state = load_checkpoint(checkpoint)
-    state.pop("optimizer", None)
+    for key in TRAINING_ONLY:
+        state.pop(key, None)
     if half:
         state["classifier"] = {k: v.half() if v.is_floating_point() else v for k, v in state["classifier"].items()}
     return save_checkpoint(state, out)

@@ -95,3 +95,28 @@ def markdown(ev: dict[str, Any], pool: list[str], metric: str) -> str:
 def write(out_dir: Path, ev: dict[str, Any], pool: list[str], metric: str) -> None:
     (out_dir / "evaluation.json").write_text(json.dumps(ev, indent=2) + "\n", encoding="utf-8")
     (out_dir / "evaluation.md").write_text(markdown(ev, pool, metric), encoding="utf-8")
+
+
+def finish(ctx: Any, device: Any, labels: dict[str, Any], wall_seconds: float) -> dict[str, Any]:
+    """The trained checkpoint (loaded as inference loads it) on the test part: writes
+    evaluation.json/.md and adds the evaluation to OUT/checkpoint.pt (rank 0 alone)."""
+    import torch
+
+    from colorbench.models.checkpoints import save_checkpoint
+    from colorbench_router.colorizer import load_router
+    from colorbench_router.data import load_inputs
+    from colorbench_router.model import logits
+
+    net, state = load_router(ctx.checkpoint_path, device)
+    cfg, d, pool = state["config"], labels["data"], list(labels["pool"])
+    test = np.flatnonzero(d["parts"].numpy() == 1)
+    X = torch.from_numpy(load_inputs(ctx.dataset, test.tolist(), int(cfg["label_size"]), int(cfg["input_size"])))
+    prob = torch.softmax(logits(net, X, device), 1).numpy() if len(test) else np.zeros((0, len(pool)))
+    ev = evaluate(d["scores"].numpy()[test], d["best"].numpy()[test], prob, pool, bool(labels["higher_is_better"]))
+    ev["train_images"], ev["val_images"] = int((d["parts"] == 0).sum()), int((d["parts"] == 2).sum())
+    ev.update(label_counts_all=labels["label_counts"], balance=labels["balance"], pretrained=state.get("pretrained"))
+    ev["wall_seconds"] = {"labelling": labels["label_seconds"], "total": wall_seconds}
+    write(ctx.out_dir, ev, pool, labels["metric"])
+    state["evaluation"] = ev
+    save_checkpoint(state, ctx.checkpoint_path)
+    return ev

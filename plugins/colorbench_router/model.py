@@ -126,3 +126,13 @@ def _width(net: RouterNet) -> float:
     # features[0] is Conv(3 -> 32 * width_mult) rounded to a multiple of 8
     out = net.features[0][0].out_channels
     return 1.0 if out == 32 else out / 32
+
+
+@torch.no_grad()
+def logits(net: RouterNet, X: torch.Tensor, device: torch.device, bs: int = 64) -> torch.Tensor:
+    """Eval-mode logits [N, K] (float32, on the CPU) of inputs ``X`` [N,1,S,S], in batches of ``bs``."""
+    was_training = net.training
+    net.eval()
+    out = [net(X[i:i + bs].to(device)).float().cpu() for i in range(0, len(X), bs)]
+    net.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, net.head[-1].out_features)

@@ -1,211 +1,86 @@
 """``colorbench train router``: label with the pool, split 70/20/10, SMOTE, train the
-MobileNetV2 router, evaluate on the test part.
+MobileNetV2 router on the one training loop, evaluate on the test part.
 
-Files in ``--out``: ``labels/`` (the pool's run: per_image.csv, run.json, summary),
-``pool_scores.csv`` (every member's score per image, best member, part), ``balance.json``
-(class counts before/after SMOTE), ``train_log.csv``, ``checkpoint.pt``,
-``evaluation.json`` and ``evaluation.md``.
+Schedule: the labelling and the balancing (``data.prepare``) are shared state, computed
+once on rank 0 and broadcast (and read back from the checkpoint on ``--resume``: the pool
+is not run again); then one stage trains the classifier. At each epoch's end the
+validation hook recomputes the batch-norm statistics ("precise BN") and scores the val
+part; after the last step rank 0 evaluates the checkpoint on the test part.
+
+Files in ``--out`` (rank 0 alone writes): ``labels/`` (the pool's run), ``pool_scores.csv``,
+``balance.json``, ``train_log.csv``, ``checkpoint.pt``, ``evaluation.json`` and ``.md``.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import time
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorbench.errors import ColorbenchError
-from colorbench.evaluation.protocol import lightness, resize, to_tensor
-from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
-from colorbench.training import TrainLog
+from colorbench.training import Stage, Trainer
 from colorbench_router import evaluate
-from colorbench_router.balance import balance
-from colorbench_router.labels import SCORES_FILE, run_pool, write_scores
+from colorbench_router.data import RouterInputs, parse_pool, prepare
 from colorbench_router.model import (
     build_classifier,
-    classifier_input,
     freeze_eval,
     load_imagenet_blocks,
+    logits,
     precise_bn,
 )
 
-LOG_COLUMNS = ("step", "epoch", "loss", "train_acc", "val_loss", "val_acc", "seconds")
-PARTS = (0.7, 0.2, 0.1)  # train, test, val (seed 001 §4.1)
+FORMAT = "colorbench-router/2"  # /1: the trainer before the one loop (its weights still run, not resume)
+# read by the factory (colorizer.load_router / RouterColorizer) at the checkpoint's top level
+META = ("pool", "members", "metric", "higher_is_better", "balance", "label_seconds")
+PER_EPOCH = ("log_every", "val_every", "save_every")  # None in the config: once per epoch
 
 
-def parse_pool(text: Any) -> list[str]:
-    pool = [p.strip() for p in str(text or "").split(",") if p.strip()]
-    if len(set(pool)) != len(pool):
-        raise ColorbenchError(f"router pool {text!r}: a member is listed twice")
-    if len(pool) < 2:
-        raise ColorbenchError(f"router pool {text!r}: give at least two colorizers, e.g. --set pool=ccc,gan")
-    if "router" in pool:
-        raise ColorbenchError("router pool: the router cannot route to itself")
-    return pool
-
-
-def split_parts(n: int, seed: int) -> np.ndarray:
-    """Part of each of ``n`` items: 0 train (70%), 1 test (20%), 2 val (10%), seeded."""
-    order = np.random.default_rng([seed, 1]).permutation(n)
-    n_test, n_val = round(PARTS[1] * n), round(PARTS[2] * n)
-    if n - n_test - n_val < 1:
-        raise ColorbenchError(f"router: {n} labelled images are too few for a 70/20/10 split")
-    parts = np.zeros(n, dtype=np.int64)
-    parts[order[:n_test]] = 1
-    parts[order[n_test:n_test + n_val]] = 2
-    return parts
-
-
-def load_inputs(dataset: Any, indices: list[int], label_size: int, input_size: int) -> np.ndarray:
-    """Classifier inputs [N, 1, S, S] float32: each image as the run engine sees it
-    (centre crop, ``label_size``), its L*, then ``classifier_input``."""
-    out = np.zeros((len(indices), 1, input_size, input_size), dtype=np.float32)
-    for n, i in enumerate(indices):
-        rgb = resize(dataset.load(i).image, label_size, "crop")
-        L = lightness(to_tensor(rgb)).unsqueeze(0)
-        out[n] = classifier_input(L, input_size)[0].numpy()
-    return out
-
-
-def _batches(n: int, bs: int, epoch: int, seed: int) -> list[np.ndarray]:
-    order = np.random.default_rng([seed, 2, epoch]).permutation(n)
-    return [order[i:i + bs] for i in range(0, n, bs)]
-
-
-@torch.no_grad()
-def predict(net: torch.nn.Module, X: np.ndarray, device: torch.device, bs: int = 64) -> np.ndarray:
-    net.eval()
-    probs = [F.softmax(net(torch.from_numpy(X[i:i + bs]).to(device)).float(), 1).cpu().numpy()
-             for i in range(0, len(X), bs)]
-    return np.concatenate(probs) if probs else np.zeros((0, 0), dtype=np.float32)
-
-
-def train(ctx: Any) -> None:
-    cfg = dict(ctx.config)
-    if int(cfg.get("threads") or 0) > 0:
-        torch.set_num_threads(int(cfg["threads"]))
-    report, out, device = ctx.reporter, ctx.out_dir, ctx.device
-    pool = parse_pool(cfg.get("pool"))
+def train(ctx: Any) -> Trainer:
+    """Train the router into ``ctx.out_dir``; returns the finished Trainer."""
     t_start = time.perf_counter()
-
-    # 1. labels: the pool through the run engine (resumable), best member per image
-    table, members = run_pool(ctx, pool, cfg)
-    pool = table.pool
-    usable = np.flatnonzero(~np.isnan(table.scores).all(1))
-    if len(usable) < len(table.ids):
-        report.warn(f"router: {len(table.ids) - len(usable)} images failed for every pool member; left out")
-    labels_all = table.best()
-    parts_u = split_parts(len(usable), ctx.seed)
-    part_of = {table.ids[i]: ("train", "test", "val")[p] for i, p in zip(usable, parts_u, strict=True)}
-    write_scores(out / SCORES_FILE, table, part_of)
-    idx = {name: usable[parts_u == p] for p, name in enumerate(("train", "test", "val"))}
-    y = {k: labels_all[v] for k, v in idx.items()}
-    counts = {pool[c]: int((labels_all[usable] == c).sum()) for c in range(len(pool))}
-    report.info(f"router labels ({table.metric}, {len(usable)} images): "
-                + ", ".join(f"{m} best on {n}" for m, n in counts.items()))
-    label_seconds = time.perf_counter() - t_start
-
-    # 2. classifier inputs and SMOTE on the training part
-    size, label_size = int(cfg["input_size"]), int(cfg["label_size"])
-    X = {k: load_inputs(ctx.dataset, v.tolist(), label_size, size) for k, v in idx.items()}
-    Xb, yb, info = balance(X["train"], y["train"], int(cfg["smote_k"]), ctx.seed)
-    names = {c: pool[c] for c in range(len(pool))}
-    bal = {"method": info.method, "k_neighbors": {names[c]: k for c, k in info.k_neighbors.items()},
-           "representation":
-           f"flattened {size}x{size} gray classifier input (L*/100)",
-           "before": {names[c]: n for c, n in info.before.items()},
-           "after": {names[c]: n for c, n in info.after.items()}}
-    (out / "balance.json").write_text(json.dumps(bal, indent=2) + "\n", encoding="utf-8")
-    report.info(f"router balance ({info.method}, k={bal['k_neighbors']}): before {bal['before']} after {bal['after']}")
-    if len(info.before) < 2:
-        report.warn("router: every training image has the same best member; the classifier can only learn that one")
-
-    # 3. classifier
-    torch.manual_seed(ctx.seed)
-    net = build_classifier(len(pool), cfg)
-    frozen = 0
-    pretrained = "none (trained from scratch)"
-    if cfg.get("pretrained"):
-        frozen = int(cfg["freeze_blocks"])
-        pretrained = load_imagenet_blocks(net, frozen)
-    net.to(device)
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=float(cfg["lr"]), weight_decay=float(cfg.get("weight_decay") or 0.0))
-    bs = int(cfg["batch_size"])
-    per_epoch = max(1, -(-len(Xb) // bs))
+    parse_pool(ctx.config.get("pool"))  # a bad pool fails before the process group waits on it
+    t = Trainer(ctx, FORMAT, terms=("loss", "train_acc"), val_terms=("val_loss", "val_acc"))
+    cfg = t.config
+    labels = t.shared("labels", lambda: prepare(ctx, cfg, t.reporter))
+    t.extra.update({k: labels[k] for k in META}, kind="router", evaluation=None)
+    d, pool = labels["data"], list(labels["pool"])
+    data = RouterInputs(d["train_x"], d["train_y"])
+    per_epoch = max(1, len(data) // t.settings.batch_size)  # the loop drops the last partial batch
     total = int(cfg["steps"]) if cfg.get("steps") else int(cfg["epochs"]) * per_epoch
-    step = 0
-    if ctx.resume and ctx.checkpoint_path.is_file():
-        state = load_checkpoint(ctx.checkpoint_path)
-        if state.get("pool") != pool:
-            raise ColorbenchError(f"--resume: checkpoint pool {state.get('pool')} differs from {pool}")
-        net.load_state_dict(state["classifier"])
-        if "optimizer" in state:
-            opt.load_state_dict(state["optimizer"])
-        step = int(state.get("step", 0))
-        report.info(f"router: resuming at step {step} of {total}")
+    t.settings = dataclasses.replace(t.settings, **{k: per_epoch for k in PER_EPOCH if cfg.get(k) is None})
+    frozen = int(cfg["freeze_blocks"]) if cfg.get("pretrained") else 0
+    nets: dict[str, torch.nn.Module] = {}
 
-    def save(ev: dict[str, Any] | None = None) -> None:
-        save_checkpoint({
-            "kind": "router", "classifier": net.state_dict(), "optimizer": opt.state_dict(),
-            "config": {k: v for k, v in cfg.items() if isinstance(v, (str, int, float, bool, type(None)))},
-            "pool": pool, "members": members, "metric": table.metric,
-            "higher_is_better": table.higher_is_better, "pretrained": pretrained,
-            "step": step, "epoch": step / per_epoch, "balance": bal, "evaluation": ev,
-            "label_seconds": label_seconds,
-        }, ctx.checkpoint_path)
+    def start(t: Trainer) -> None:
+        net = build_classifier(len(pool), cfg)
+        t.extra["pretrained"] = load_imagenet_blocks(net, frozen) if cfg.get("pretrained") else \
+            "none (trained from scratch)"
+        nets["classifier"] = t.add_model("classifier", net, lambda p: torch.optim.Adam(
+            p, lr=float(cfg["lr"]), weight_decay=float(cfg.get("weight_decay") or 0.0)))
 
-    Xt, yt = torch.from_numpy(Xb), torch.from_numpy(np.asarray(yb, dtype=np.int64))
-    running: list[float] = []
-    correct = seen = 0
-    t0 = time.perf_counter()
-    net.train()
-    freeze_eval(net, frozen)
-    with TrainLog(out / "train_log.csv", LOG_COLUMNS, resume_step=step if ctx.resume else None) as log:
-        while step < total:
-            epoch, b = divmod(step, per_epoch)
-            batch = _batches(len(Xb), bs, epoch, ctx.seed)[b]
-            xb, tb = Xt[batch].to(device), yt[batch].to(device)
-            # horizontal flips drawn from (seed, step): a resumed run flips the same images
-            flip = torch.from_numpy(np.random.default_rng([ctx.seed, 3, step]).random(len(batch)) < 0.5).to(device)
-            xb[flip] = xb[flip].flip(-1)
-            logits = net(xb)
-            loss = F.cross_entropy(logits, tb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            running.append(float(loss.detach()))
-            correct += int((logits.argmax(1) == tb).sum())
-            seen += len(batch)
-            if step % per_epoch == 0 or step == total:
-                precise_bn(net, Xt, device, frozen)
-                val_loss = val_acc = None
-                if len(X["val"]):
-                    p = predict(net, X["val"], device)
-                    val_loss = float(-np.log(np.clip(p[np.arange(len(p)), y["val"]], 1e-12, None)).mean())
-                    val_acc = float((p.argmax(1) == y["val"]).mean())
-                log.write(step=step, epoch=round(step / per_epoch, 3), loss=float(np.mean(running)),
-                          train_acc=correct / max(seen, 1), val_loss=val_loss, val_acc=val_acc,
-                          seconds=time.perf_counter() - t0)
-                report.info(f"router step {step}/{total}: loss {np.mean(running):.4f} "
-                            f"val_acc {val_acc if val_acc is None else round(val_acc, 3)}")
-                running, correct, seen = [], 0, 0
-                save()
-                net.train()
-                freeze_eval(net, frozen)
+    def step(t: Trainer, b: dict[str, torch.Tensor]) -> dict[str, Any]:
+        freeze_eval(t.models["classifier"], frozen)  # frozen ImageNet blocks keep their statistics
+        x, y = b["x"].to(t.device, non_blocking=True), b["y"].to(t.device, non_blocking=True)
+        with t.autocast():
+            out = nets["classifier"](x)
+        loss = F.cross_entropy(out.float(), y)
+        t.optimize("classifier", loss)
+        return {"loss": loss, "train_acc": (out.argmax(1) == y).float().mean()}
 
-    # 4. evaluation on the test part
-    prob = predict(net, X["test"], device) if len(X["test"]) else np.zeros((0, len(pool)))
-    ev = evaluate.evaluate(table.scores[idx["test"]], y["test"], prob, pool, table.higher_is_better)
-    ev["train_images"], ev["val_images"] = len(idx["train"]), len(idx["val"])
-    ev["label_counts_all"] = counts
-    ev["balance"] = bal
-    ev["pretrained"] = pretrained
-    ev["wall_seconds"] = {"labelling": label_seconds, "total": time.perf_counter() - t_start}
-    evaluate.write(out, ev, pool, table.metric)
-    save(ev)
-    report.info(f"router evaluation: {out / 'evaluation.md'}")
+    def validate(t: Trainer, stage: Stage) -> dict[str, float]:
+        """Every rank alike: precise BN over the balanced training inputs, then the val part."""
+        net = t.models["classifier"]
+        precise_bn(net, d["train_x"], t.device, frozen)
+        if not len(d["val_y"]):
+            return {"val_loss": float("nan"), "val_acc": float("nan")}
+        out = logits(net, d["val_x"], t.device)
+        return {"val_loss": float(F.cross_entropy(out, d["val_y"])),
+                "val_acc": float((out.argmax(1) == d["val_y"]).float().mean())}
+
+    t.fit([Stage("classifier", total, data, step, start=start)], validate=validate)
+    if t.info.is_main and t.step >= total:
+        evaluate.finish(ctx, t.device, labels, time.perf_counter() - t_start)
+        t.reporter.info(f"router evaluation: {ctx.out_dir / 'evaluation.md'}")
+    return t
