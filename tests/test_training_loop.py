@@ -165,7 +165,7 @@ def _torchrun(tmp_path: Path, out: Path, dropout: float = 0.0, stop_at: int = 0,
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            str(script), str(out), str(Path(__file__).parent), str(dropout), str(stop_at), str(int(resume))],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
