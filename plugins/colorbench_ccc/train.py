@@ -9,7 +9,6 @@ gradients of 1 process x B (``batch_size`` is the global batch).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 from colorbench.color.classes import ClassGrid
 from colorbench.errors import ColorbenchError
 from colorbench.training import ColorPairs, Stage, TrainContext, Trainer
+from colorbench.training.loop import StepFn, Validate
 from colorbench.training.validation import validate_colorizer
 from colorbench_ccc.classes import ClassSet, fit_classes
 from colorbench_ccc.loss import compute_loss
@@ -26,8 +26,6 @@ from colorbench_ccc.model import CCCColorizer, CCCNet, build_net
 
 FORMAT = "ccc/1"
 VAL_METRICS = ("tar", "cnr", "cpsnr")  # eq. 21, eq. 19, CPSNR: registered per-image metrics
-StepFn = Callable[[Trainer, dict[str, torch.Tensor]], dict[str, Any]]
-Validate = Callable[[Trainer, Stage], dict[str, float]]
 
 
 def make_classes(ctx: TrainContext, cfg: dict[str, Any]) -> ClassSet:

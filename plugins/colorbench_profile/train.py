@@ -21,6 +21,7 @@ from torch import nn
 
 from colorbench.plugin.specs import Dataset
 from colorbench.training import Stage, TrainContext, Trainer
+from colorbench.training.loop import StepFn
 from colorbench_profile.colorizer import COLORIZER, FORMAT
 from colorbench_profile.data import MemberPairs, fit_pass
 from colorbench_profile.evaluate import colorizer_val_l1, predictor_accuracy
@@ -30,7 +31,6 @@ from colorbench_profile.schedule import schedule, stage_batch
 
 TERMS = ("loss", "mse", "wmse", "l1_ab", "acc")
 VAL_TERMS = ("val_acc", "val_l1_ab")
-StepFn = Callable[[Trainer, dict[str, torch.Tensor]], dict[str, Any]]
 
 
 def train(ctx: TrainContext) -> Trainer:
