@@ -209,3 +209,36 @@ def test_gathered_states_merge_in_rank_order(tmp_path: Path, monkeypatch: pytest
     assert torch.equal(torch.cat(kid.pred.features), torch.cat(whole.accumulators["toy-kid"].pred.features))
     assert sets[0].pair_failures["toy-fid"].message == "rank 1 broke"
     assert [f.image_id for f in logs[0].counts["d/m"][""]] == ["img3"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_two_nodes_rendezvous_on_localhost_like_one_process(folder: Path, tmp_path: Path) -> None:
+    """Two torchrun invocations (``--nnodes 2``, one process each) meet through the c10d
+    rendezvous on 127.0.0.1 and write one shared run directory: the one-process results."""
+    args = ["-m", "colorbench", "run", "--models", "gray", "--datasets", str(folder), "--metrics",
+            "cpsnr,ssim,cnr_union", "--size", "32", "-b", "3", "--workers", "0", "--device", "cpu", "-q",
+            "--out", str(tmp_path)]
+    one = subprocess.run([sys.executable, *args, "--name", "one"], capture_output=True, text=True,
+                         env=_env(), timeout=300)
+    assert one.returncode == 0, one.stderr[-3000:]
+    endpoint = f"127.0.0.1:{_free_port()}"
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(r),
+                               "--nproc_per_node", "1", "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint,
+                               "--rdzv_id", "cb-test", *args, "--name", "two"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+             for r in range(2)]
+    outs = [n.communicate(timeout=300) for n in nodes]
+    assert [n.returncode for n in nodes] == [0, 0], [o[1][-2000:] for o in outs]
+    for name in ("per_image.csv", "summary.csv"):
+        a, b = _table(tmp_path / "one" / name), _table(tmp_path / "two" / name)
+        assert [{k: v for k, v in r.items() if k not in TIMING} for r in a] == \
+            [{k: v for k, v in r.items() if k not in TIMING} for r in b]
+    assert sum(o[0].count("run directory:") for o in outs) == 1  # rank 0 alone reports
