@@ -38,7 +38,6 @@ MOVED: dict[str, str] = {
     "report_html": "reporting.report_html",
     "curves": "reporting.curves",
     "significance": "reporting.significance",
-    "distributed": "training.distributed",
 }
 _PREFIX = "colorbench."
 

@@ -16,7 +16,8 @@ import torch
 from ccc_helpers import config, context, shapes
 from colorbench_ccc.train import run_training, setup
 
-from colorbench.training import ColorPairs, distributed
+from colorbench import distributed
+from colorbench.training import ColorPairs
 
 
 def grads(out: Path, teardown: bool = True) -> None:

@@ -112,7 +112,8 @@ def test_core_imports_no_builtin_plugin_and_no_old_path() -> None:
 
 def test_core_is_grouped_in_subpackages() -> None:
     top = sorted(n for n in MODULES if n.count(".") == 1 and not (CORE / n.split(".")[1]).is_dir())
-    assert top == ["colorbench.__main__", "colorbench._compat", "colorbench.device", "colorbench.errors",
+    assert top == ["colorbench.__main__", "colorbench._compat", "colorbench.device", "colorbench.distributed",
+                   "colorbench.errors",
                    "colorbench.version"]
 
 

@@ -80,7 +80,7 @@ def test_torchrun_two_processes_gloo(tmp_path: Path) -> None:
 
 
 def test_distributed_helpers_are_no_ops_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    from colorbench.training import distributed
+    from colorbench import distributed
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     info = distributed.setup(torch.device("cpu"))

@@ -116,14 +116,14 @@ def test_the_device_type_is_part_of_the_fingerprint(tmp_path: Path, roots, monke
     """A run resumed on another kind of device (here: a CPU run whose manifest says cuda)
     recomputes its rows instead of mixing them."""
     a, _ = roots
-    from colorbench.evaluation import runner as runner_module
+    from colorbench.evaluation.resume import digest
 
     run_dir = _run(tmp_path, a)
     for device, recomputed in (("cpu", 0), ("cuda", 5)):  # the same device type: nothing redone
         manifest = json.loads((run_dir / "run.json").read_text())
         for pair in manifest["pairs"].values():
             pair["fingerprint"]["device"] = device
-            pair["config"] = runner_module._digest(pair["fingerprint"])
+            pair["config"] = digest(pair["fingerprint"])
         (run_dir / "run.json").write_text(json.dumps(manifest))
         _run(tmp_path, a)
         assert len(Recorder.seen) == recomputed, device

@@ -119,6 +119,8 @@ def run_command(
     reporter = Reporter(quiet=quiet)
     runner = Runner(cfg, registries(), reporter)
     result = runner.run()
+    if not runner.shard.is_main:  # torchrun: rank 0 reports for every rank
+        return
     console = Console()
     if result.summary:
         print_summary(result.summary, runner.metric_set.metadata(), console)

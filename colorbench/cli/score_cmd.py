@@ -58,6 +58,8 @@ def score_command(
                          workers=workers if workers is not None else min(2, os.cpu_count() or 1),
                          device=resolve_device(device), reporter=reporter,
                          unavailable=unavailable, metric_options=metric_options)
+    if not summary:  # torchrun: a rank other than 0 (rank 0 reports for every rank)
+        return
     console = Console()
     print_summary(summary, {s.name: {"higher_is_better": s.higher_is_better} for s in specs}, console)
     console.print(f"results: {out_dir}")

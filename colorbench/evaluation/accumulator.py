@@ -6,6 +6,9 @@ The engine builds each accumulator once per run (FID's Inception network is load
 calls ``reset()`` before every pair, ``update`` per batch and ``compute()`` at the end of the
 pair. ``merge`` combines the states of two accumulators of the same metric (e.g. shards of one
 set); ``compute()`` after merging equals ``compute()`` over all the batches fed to either.
+Under torchrun each rank feeds its own block of a set's images; rank 0 folds the other ranks'
+``state()`` in rank order with ``merge_state`` and alone calls ``compute()``, so list ("cat")
+states keep the dataset's image order.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ def _combine(a: Any, b: Any, reduce: str) -> Any:
         return _fresh(b)
     if b is None:
         return a
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        b = b.to(a.device)  # a state gathered from another rank arrives on the CPU
     if reduce == "sum":
         return a + b
     if reduce == "cat":
@@ -71,8 +76,18 @@ class Accumulator:
         """Fold ``other``'s state into this one (``other`` is left as it was); returns self."""
         if type(other) is not type(self):
             raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        return self.merge_state(other.state())
+
+    def state(self) -> dict[str, Any]:
+        """The declared states by name, tensors on the CPU: what one rank of a sharded
+        evaluation sends to rank 0 (picklable when every state is)."""
+        return {name: getattr(self, name).cpu() if isinstance(getattr(self, name), torch.Tensor)
+                else getattr(self, name) for name in self._states}
+
+    def merge_state(self, state: dict[str, Any]) -> Accumulator:
+        """Fold a ``state()`` of an accumulator of the same metric into this one; returns self."""
         for name, (_, reduce) in self._states.items():
-            setattr(self, name, _combine(getattr(self, name), getattr(other, name), reduce))
+            setattr(self, name, _combine(getattr(self, name), state[name], reduce))
         return self
 
     def update(self, batch: Any) -> None:

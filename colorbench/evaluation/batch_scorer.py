@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -28,6 +28,9 @@ from colorbench.plugin.specs import ColorizerSpec
 from colorbench.reporting.console import Reporter
 from colorbench.results.files import GT_DIR, PerImageWriter
 from colorbench.results.manifest import PairRecord
+
+if TYPE_CHECKING:
+    from colorbench.evaluation.sharding import Shard
 
 Rows = list[dict[str, Any]]
 
@@ -67,14 +70,17 @@ class BatchScorer:
     def score_pair(self, base: Mapping[str, str], record: PairRecord, batches: Iterable[list[Item]],
                    writer: PerImageWriter, reporter: Reporter, total: int, *,
                    spec: ColorizerSpec | None = None, colorizer: Any = None,
-                   skip: Collection[str] = (), sources: Mapping[str, str] | None = None) -> list[Failure]:
+                   skip: Collection[str] = (), sources: Mapping[str, str] | None = None,
+                   shard: Shard | None = None) -> list[Failure]:
         """Every batch of one (dataset, model) pair: rows of images not in ``skip`` written
         (with their ``sources``), failures logged and shown, ``record`` given images/s and
-        the distribution values. Returns the distribution metrics that failed."""
+        the distribution values. Returns the distribution metrics that failed. Under
+        torchrun (``shard``) the batches are this rank's block: rank 0 merges the other ranks'
+        accumulators and counts before computing; the other ranks return [] then."""
         key = f"{base['dataset']}/{base['model']}"
         self.metric_set.start_pair()
         t0, processed, written = time.perf_counter(), 0, 0
-        with reporter.progress(key, total) as advance:
+        with reporter.progress(key + (shard.label if shard else ""), total) as advance:
             for items in batches:
                 rows, failures = self.process(base, items, spec, colorizer)
                 rows = [{**r, "source": (sources or {}).get(r["image_id"])} for r in rows if r["image_id"] not in skip]
@@ -83,6 +89,11 @@ class BatchScorer:
                 processed, written = processed + len(items), written + len(rows)
                 advance(len(items))
         elapsed = time.perf_counter() - t0
+        if shard is not None:
+            processed, written, elapsed = shard.gather_pair(self.metric_set, self.errors, key,
+                                                            processed, written, elapsed)
+            if not shard.is_main:
+                return []
         record.images_per_s = processed / elapsed if elapsed > 0 else None
         set_failures = self.metric_set.finish(record, reporter.warn)
         self.errors.add(key, set_failures, count=False)

@@ -53,6 +53,11 @@ class MetricSet:
     def distribution_ids(self) -> list[str]:
         return [s.name for s in self.distribution]
 
+    @property
+    def accumulators(self) -> dict[str, Any]:
+        """The pair's built distribution accumulators by metric id."""
+        return self._accs or {}
+
     def metadata(self) -> dict[str, dict[str, Any]]:
         return {m.name: {"display_name": m.display_name, "higher_is_better": m.higher_is_better,
                          "range": list(m.range), "kind": m.kind, "plugin": m.plugin,

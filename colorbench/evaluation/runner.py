@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import random
+from contextlib import ExitStack
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -25,15 +24,17 @@ from colorbench.evaluation.config import (
     protocol_for,
     validate,
 )
-from colorbench.evaluation.failures import ERRORS_LOG, ErrorLog, Failure, one_line
+from colorbench.evaluation.failures import ERRORS_LOG, Failure
 from colorbench.evaluation.loader import make_loader
 from colorbench.evaluation.metricset import MetricSet
+from colorbench.evaluation.resume import plan_pair
 from colorbench.evaluation.selection import (
     resolve_datasets,
     resolve_metrics,
     resolve_models,
     unavailable_note,
 )
+from colorbench.evaluation.sharding import Shard
 from colorbench.evaluation.source import image_sources, resolved_root
 from colorbench.models.factory import ResolvedCheckpoint, create_colorizer, resolve_checkpoint
 from colorbench.plugin.manager import Registries, check_strict
@@ -61,10 +62,6 @@ def capabilities(spec: ColorizerSpec) -> dict[str, Any]:
             "composite": spec.composite, "trainable": spec.trainable}
 
 
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 class Runner:
     """Orchestrates a run: every (dataset, model) pair through the batch scorer, resume
     (fingerprints, changed images) and the manifest; ``run()`` returns the RunResult."""
@@ -76,8 +73,10 @@ class Runner:
         self.cfg, self.regs = config, regs
         # named once: a timestamped name must not move between calls
         self._dir = Path(config.out) / (config.name or datetime.now().strftime("%Y%m%d-%H%M%S"))
-        self.report = reporter or Reporter()
-        self.device = resolve_device(config.device)
+        # under torchrun: join the ranks (each takes its LOCAL_RANK's GPU); only rank 0 talks
+        self.shard = Shard.join(self._dir, resolve_device(config.device))
+        self.device = self.shard.device
+        self.report = (reporter or Reporter()) if self.shard.is_main else Reporter(muted=True)
         self.precision = resolve_precision(config.precision, self.device)
         self.errors: list[str] = []
         self.metrics, unavailable = resolve_metrics(regs, config.metrics, strict=config.strict)
@@ -91,7 +90,7 @@ class Runner:
         self.checkpoints = parse_checkpoints(config.checkpoints, [m.name for m in self.models])
         self.metric_options = resolve_options(config.metric_options, self.metrics, "--metric-set", "metric")
         self.metric_set = MetricSet(self.metrics, self.device, self.metric_options)
-        self.scorer = BatchScorer(self.metric_set, self.device, ErrorLog(self._run_dir() / ERRORS_LOG),
+        self.scorer = BatchScorer(self.metric_set, self.device, self.shard.error_log(),
                                   self._run_dir() / "outputs" if config.save_images else None, self.precision)
         self.manifest = RunManifest()
         self.per_image_ids = self.metric_set.per_image_ids
@@ -120,10 +119,26 @@ class Runner:
         if self.device.type == "cpu" and self.cfg.workers > 0:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) - self.cfg.workers))
         try:
-            with run_dir_lock(self._run_dir(), "run"):
+            with ExitStack() as held:
+                self.shard.guard(run_dir_lock(self._run_dir(), "run"), held)
                 return self._run()
         finally:
             torch.set_num_threads(threads)
+
+    def _open_rows(self, per_image_path: Path, columns: list[str]) -> results.PerImageWriter:
+        """Rank 0: per_image.csv (emptied without resume), with the shard rows of a killed
+        earlier run folded in, whatever its number of processes."""
+        if not self.cfg.resume:
+            for stale in ("per_image.csv", "summary.csv", ERRORS_LOG):
+                (self._run_dir() / stale).unlink(missing_ok=True)
+            self.shard.clear()
+        writer = results.PerImageWriter(per_image_path, columns)
+        self.shard.fold(writer)
+        return writer
+
+    def _save(self) -> None:
+        if self.shard.is_main:
+            self.manifest.write(self._run_dir())
 
     def _run(self) -> RunResult:
         cfg = self.cfg
@@ -131,11 +146,11 @@ class Runner:
         run_dir.mkdir(parents=True, exist_ok=True)
         per_image_path = run_dir / "per_image.csv"
         previous = read_manifest(run_dir) if cfg.resume else None
-        if not cfg.resume:
-            for stale in ("per_image.csv", "summary.csv", ERRORS_LOG):
-                (run_dir / stale).unlink(missing_ok=True)
         extra_cols = [c for m in self.models for c in m.extra_columns]
-        writer = results.PerImageWriter(per_image_path, [*self.per_image_ids, *extra_cols])
+        opened: list[results.PerImageWriter] = []  # rank 0's writer; the ranks share its columns
+        columns = self.shard.on_main(lambda: opened.append(
+            self._open_rows(per_image_path, [*self.per_image_ids, *extra_cols])) or opened[0].columns)
+        writer = opened[0] if opened else None
         metric_meta = self.metric_set.metadata()
         manifest = RunManifest(
             kind="run", name=run_dir.name, config=asdict(cfg),
@@ -148,7 +163,8 @@ class Runner:
             colorizers={m.name: capabilities(m) for m in self.models},
             pairs=dict(previous.pairs) if previous else {}, errors=self.errors, started=now())
         self.manifest = manifest
-        manifest.write(run_dir)
+        self._save()
+        order: dict[tuple[str, str, str], tuple[int, int]] = {}  # key -> (pair, image) position
         for entry, ds in zip(cfg.datasets, self.datasets, strict=True):
             proto = protocol_for(cfg, entry)
             dataset = self._build_dataset(ds, proto)
@@ -162,8 +178,16 @@ class Runner:
             fingerprint = {**ds.fingerprint, "options": self.options.get(ds.spec.name, {}),
                            "root": resolved_root(ds.root(cfg.data_root))}
             for spec in self.models:
-                self._run_pair(ds.name, fingerprint, proto, dataset, ids[:n], spec, writer, run_dir)
-                manifest.write(run_dir)
+                pair_no = len({k[:2] for k in order})
+                order.update({(ds.name, spec.name, i): (pair_no, k) for k, i in enumerate(ids[:n])})
+                self._run_pair(ds.name, fingerprint, proto, dataset, ids[:n], spec, writer, columns)
+                self._save()
+        self.shard.barrier()  # every rank's rows and error log are on disk
+        if not self.shard.is_main:
+            return RunResult(run_dir, [], self.errors, [])
+        assert writer is not None
+        self.shard.fold(writer)
+        writer.order(order.get)
         writer.close()
         manifest.finished = now()
         _, rows = results.read_rows(per_image_path)
@@ -198,63 +222,55 @@ class Runner:
 
     # ------------------------------------------------------------ one pair
     def _run_pair(self, ds_name: str, ds_fingerprint: dict[str, Any], proto: Protocol, dataset: Dataset,
-                  ids: list[str], spec: ColorizerSpec, writer: results.PerImageWriter, run_dir: Path) -> None:
-        cfg, manifest = self.cfg, self.manifest
+                  ids: list[str], spec: ColorizerSpec, writer: results.PerImageWriter | None,
+                  columns: list[str]) -> None:
+        cfg, shard = self.cfg, self.shard
         key = f"{ds_name}/{spec.name}"
         try:
             checkpoint = resolve_checkpoint(spec, self.checkpoints.get(spec.name),
                                             with_defaults(spec, self.options.get(spec.name, {})))
-            digest = checkpoint.sha256
             self.resolved[spec.name] = checkpoint
         except ColorbenchError as exc:
             self._fail(f"{key}: {exc}")
             return
-        if digest:
-            manifest.checkpoints[spec.name] = checkpoint.record()
+        if checkpoint.sha256:
+            self.manifest.checkpoints[spec.name] = checkpoint.record()
         fingerprint = {
             "dataset": ds_fingerprint, "split": proto.split, "size": proto.size, "resize": proto.resize,
             "seed": cfg.seed, "model": spec.name, "options": self.options.get(spec.name, {}),
-            "checkpoint": digest, "metrics": self.per_image_ids + self.dist_ids,
+            "checkpoint": checkpoint.sha256, "metrics": self.per_image_ids + self.dist_ids,
             "metric_options": self.metric_options, "device": self.device.type, "precision": self.precision,
         }
-        old = manifest.pairs.get(key)
-        if old is None or old.config != _digest(fingerprint):  # rows of another (or unrecorded) config
-            dropped = writer.drop(ds_name, spec.name)
-            if dropped:
-                self.report.warn(f"{key}: configuration, data source, device or checkpoint changed; "
-                                 f"recomputing {dropped} earlier rows")
-            old = None
-        record = manifest.pairs[key] = old or PairRecord(config=_digest(fingerprint), fingerprint=fingerprint)
         self._selected.update((ds_name, spec.name, i) for i in ids)
         self._pairs_run.append(key)
         sources = image_sources(dataset, ids)
-        done = writer.done(ds_name, spec.name)
-        changed = [i for i in ids if i in done and sources and done[i] != sources.get(i, "")]
-        if changed:
-            writer.drop(ds_name, spec.name, changed)
-            self.report.warn(f"{key}: {len(changed)} image(s) changed on disk since they were scored; recomputing them")
-            done = {i: s for i, s in done.items() if i not in set(changed)}
-        todo = [k for k, i in enumerate(ids) if i not in done]
-        need_dist = bool(self.dist_ids) and (bool(todo) or any(m not in record.values for m in self.dist_ids))
-        indices = list(range(len(ids))) if need_dist else todo
-        # record the config before writing any row: a run killed in this pair must leave
-        # rows that a rerun can tell apart from another config's rows
-        manifest.write(run_dir)
-        if not indices:
-            self.report.info(f"{key}: all {len(ids)} images already scored; skipped (resume)")
+        plan = shard.on_main(lambda: plan_pair(self.manifest, writer, (ds_name, spec.name), fingerprint, ids,
+                                               sources, self.dist_ids, self.report, self._run_dir()))
+        if plan is None:
             return
+        indices, done = plan
+        failure = None
         try:
             colorizer = self._colorizer(spec, checkpoint)
         except Exception as exc:
-            self._fail(f"{key}: colorizer {spec.name!r} could not be built: {one_line(exc)}")
-            self.scorer.errors.add(key, [Failure.of("(model)", exc)], count=False)
+            failure = Failure.of("(model)", exc)
+        error = shard.all_ok(failure and f"colorizer {spec.name!r} could not be built: {failure.message}")
+        if error is not None:  # a model that fails on one rank fails the pair on every rank
+            self._fail(f"{key}: {error}")
+            self.scorer.errors.add(key, [failure or Failure("(model)", error)], count=False)
             return
         _seed_everything(cfg.seed)
-        loader = make_loader(dataset, indices, size=proto.size, mode=proto.resize,
+        mine = shard.part(indices)
+        loader = make_loader(dataset, mine, size=proto.size, mode=proto.resize,
                              batch_size=cfg.batch_size, workers=cfg.workers,
                              pin_memory=self.device.type == "cuda")
-        failed = self.scorer.score_pair({"dataset": ds_name, "model": spec.name}, record, loader, writer,
-                                        self.report, len(indices), spec=spec, colorizer=colorizer,
-                                        skip=set(done), sources=sources)
+        record = self.manifest.pairs.get(key) if shard.is_main else PairRecord()
+        with shard.writer(writer, columns, ds_name, spec.name) as rows_out:
+            failed = self.scorer.score_pair({"dataset": ds_name, "model": spec.name}, record, loader,
+                                            rows_out, self.report, len(mine), spec=spec, colorizer=colorizer,
+                                            skip=set(done), sources=sources, shard=shard)
+        shard.barrier()  # the ranks' shard files are closed: rank 0 folds them in
+        if writer is not None:
+            shard.fold(writer, (ds_name, spec.name))
         for f in failed:
             self._fail(f"{key}: metric {f.metric} failed: {f.message}")

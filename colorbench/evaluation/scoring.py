@@ -9,6 +9,7 @@ and go through the one batch scorer of ``run``, so the numbers are ``run``'s exa
 from __future__ import annotations
 
 import traceback
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,12 @@ from PIL import Image
 from colorbench import results
 from colorbench.errors import ColorbenchError
 from colorbench.evaluation.batch_scorer import BatchScorer
-from colorbench.evaluation.failures import ERRORS_LOG, ErrorLog, one_line
+from colorbench.evaluation.failures import ERRORS_LOG, one_line
 from colorbench.evaluation.images import list_image_files, load_rgb
 from colorbench.evaluation.loader import Item, collate
 from colorbench.evaluation.metricset import MetricSet
 from colorbench.evaluation.protocol import to_tensor
+from colorbench.evaluation.sharding import Shard
 from colorbench.plugin.specs import MetricSpec
 from colorbench.reporting import Reporter
 from colorbench.results.lock import run_dir_lock
@@ -88,8 +90,9 @@ def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir:
                device: torch.device | None = None, reporter: Reporter | None = None,
                unavailable: list[str] | None = None,
                metric_options: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    reporter = reporter or Reporter()
-    device = device or torch.device("cpu")
+    shard = Shard.join(out_dir, device or torch.device("cpu"))  # under torchrun: this rank's part
+    device = shard.device
+    reporter = (reporter or Reporter()) if shard.is_main else Reporter(muted=True)
     found = match_files(pred_dir, gt_dir)
     if not found.pairs:
         raise ColorbenchError(f"no prediction in {pred_dir} has a ground truth of the same relative path in {gt_dir}")
@@ -98,10 +101,11 @@ def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir:
             shown = ", ".join(ids[:10]) + (f" … (+{len(ids) - 10} more)" if len(ids) > 10 else "")
             reporter.warn(f"{len(ids)} {what}, not scored: {shown}")
     refuse_foreign_results(out_dir)
-    with run_dir_lock(out_dir, "score"):
+    with ExitStack() as held:
+        shard.guard(run_dir_lock(out_dir, "score"), held)
         return _score(found, pred_dir, gt_dir, metrics, out_dir, resize_pred=resize_pred, batch_size=batch_size,
-                      workers=workers, device=device, reporter=reporter, unavailable=unavailable,
-                      metric_options=metric_options)
+                      workers=workers, reporter=reporter, unavailable=unavailable,
+                      metric_options=metric_options, shard=shard)
 
 
 def refuse_foreign_results(out_dir: Path) -> None:
@@ -117,23 +121,44 @@ def refuse_foreign_results(out_dir: Path) -> None:
 
 
 def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir: Path, *,
-           resize_pred: bool, batch_size: int, workers: int, device: torch.device, reporter: Reporter,
-           unavailable: list[str] | None, metric_options: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
+           resize_pred: bool, batch_size: int, workers: int, reporter: Reporter,
+           unavailable: list[str] | None, metric_options: dict[str, dict[str, Any]] | None,
+           shard: Shard) -> list[dict[str, Any]]:
+    """Score every matched pair (this rank's block of them under torchrun); rank 0 writes the
+    results and returns the summary, the other ranks return []."""
     model = pred_dir.resolve().name
     key = f"{DATASET}/{model}"
+    device = shard.device
     mset = MetricSet(metrics, device, metric_options)
-    for stale in ("per_image.csv", ERRORS_LOG):
-        (out_dir / stale).unlink(missing_ok=True)
-    writer = results.PerImageWriter(out_dir / "per_image.csv", mset.per_image_ids)
-    scorer = BatchScorer(mset, device, ErrorLog(out_dir / ERRORS_LOG))
-    loader = torch.utils.data.DataLoader(PairDataset(found.pairs, resize_pred), batch_size=batch_size,
+    opened: list[results.PerImageWriter] = []
+
+    def fresh() -> list[str]:
+        for stale in ("per_image.csv", ERRORS_LOG):
+            (out_dir / stale).unlink(missing_ok=True)
+        shard.clear()
+        opened.append(results.PerImageWriter(out_dir / "per_image.csv", mset.per_image_ids))
+        return opened[0].columns
+
+    columns = shard.on_main(fresh)
+    writer = opened[0] if opened else None
+    scorer = BatchScorer(mset, device, shard.error_log())
+    mine = shard.part(found.pairs)
+    loader = torch.utils.data.DataLoader(PairDataset(mine, resize_pred), batch_size=batch_size,
                                          num_workers=workers, collate_fn=collate)
     record = PairRecord()
     try:
-        failed = scorer.score_pair({"dataset": DATASET, "model": model}, record, loader, writer, reporter,
-                                   len(found.pairs))
+        with shard.writer(writer, columns, DATASET, model) as rows_out:
+            failed = scorer.score_pair({"dataset": DATASET, "model": model}, record, loader, rows_out, reporter,
+                                       len(mine), shard=shard)
+        shard.barrier()  # every rank's rows and error log are on disk
+        if writer is None:
+            return []
+        shard.fold(writer)
+        position = {(DATASET, model, image_id): (0, k) for k, (image_id, _, _) in enumerate(found.pairs)}
+        writer.order(position.get)
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
     errors = [f"{key}: metric {f.metric} failed: {f.message}" for f in failed]
     for line in errors:
         reporter.error(line)

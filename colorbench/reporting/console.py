@@ -17,21 +17,26 @@ from rich.progress import (
 
 
 class Reporter:
-    """Prints to stderr (so stdout stays parseable); ``quiet`` hides info and progress."""
+    """Prints to stderr (so stdout stays parseable); ``quiet`` hides info and progress,
+    ``muted`` everything (the ranks other than 0 of a torchrun evaluation, whose failures
+    reach the files and rank 0's console)."""
 
-    def __init__(self, console: Console | None = None, quiet: bool = False):
+    def __init__(self, console: Console | None = None, quiet: bool = False, muted: bool = False):
         self.console = console or Console(stderr=True)
-        self.quiet = quiet
+        self.quiet = quiet or muted
+        self.muted = muted
 
     def info(self, message: str) -> None:
         if not self.quiet:
             self.console.print(message, highlight=False, markup=False)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        if not self.muted:
+            self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
     def error(self, message: str) -> None:
-        self.console.print(f"[red]error:[/] {message}", highlight=False)
+        if not self.muted:
+            self.console.print(f"[red]error:[/] {message}", highlight=False)
 
     @contextlib.contextmanager
     def progress(self, label: str, total: int) -> Iterator[Callable[..., None]]:

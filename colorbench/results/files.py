@@ -12,7 +12,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,11 +138,27 @@ class PerImageWriter:
         for k in keys:
             del self.rows[k]
         if keys:
-            self._file.close()
-            self._rewrite()
-            self._file = open(self.path, "a", newline="", encoding="utf-8")  # noqa: SIM115
-            self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+            self._reopen()
         return len(keys)
+
+    def order(self, position: Callable[[Key], tuple[int, int] | None]) -> bool:
+        """Rewrite the file with rows sorted by ``position(key)`` (rows it gives None stay
+        first, in their order): the rows of a run in dataset order, however many processes
+        wrote them. Returns whether the order changed."""
+        keys = list(self.rows)
+        at = {k: position(k) for k in keys}
+        ordered = sorted(keys, key=lambda k: (0, *at[k]) if at[k] is not None else (-1, 0, 0))
+        if ordered == keys:
+            return False
+        self.rows = {k: self.rows[k] for k in ordered}
+        self._reopen()
+        return True
+
+    def _reopen(self) -> None:
+        self._file.close()
+        self._rewrite()
+        self._file = open(self.path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
 
     def append(self, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:

@@ -21,11 +21,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from colorbench import distributed
 from colorbench.device import autocast, resolve_precision
 from colorbench.errors import ColorbenchError
 from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.reporting import Reporter
-from colorbench.training import distributed
 from colorbench.training.context import TrainContext, TrainLog
 from colorbench.training.sampling import (
     ShardedBatches,

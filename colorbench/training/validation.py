@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from colorbench.training import distributed
+from colorbench import distributed
 from colorbench.training.context import ColorPairs
 
 if TYPE_CHECKING:

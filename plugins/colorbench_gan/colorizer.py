@@ -93,7 +93,8 @@ def validation_l1(G: nn.Module, dataset: Dataset, size: int, n: int, device: tor
     """Mean |Δa*b*| (CIE units) of G in eval mode on the first ``n`` images, centre-cropped;
     under torchrun (``info``: the trainer's DistInfo) each rank scores its share and the sums
     are all-reduced, so every rank returns the same value."""
-    from colorbench.training import ColorPairs, distributed
+    from colorbench import distributed
+    from colorbench.training import ColorPairs
 
     pairs = ColorPairs(dataset, size, train=False)
     rank, world = (info.rank, info.world_size) if info is not None else (0, 1)

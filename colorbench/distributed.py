@@ -150,8 +150,9 @@ def gather_objects(obj: object, info: DistInfo) -> list[object]:
 
 def compute_once(fn: Callable[[], T], info: DistInfo) -> T:
     """``fn()`` computed on rank 0 alone and broadcast: data-derived state (class sets,
-    colour profiles, pseudo-label centres) that every rank must share exactly. When it
-    raises on rank 0, every rank raises (instead of waiting for a collective timeout)."""
+    colour profiles, pseudo-label centres) that every rank must share exactly, or a
+    decision (an evaluation pair's plan). When it raises on rank 0, every rank raises
+    (instead of waiting for a collective timeout)."""
     if not info.enabled:
         return fn()
     box: tuple[str, Any] = ("ok", None)
@@ -164,5 +165,5 @@ def compute_once(fn: Callable[[], T], info: DistInfo) -> T:
     if kind == "error":
         if info.is_main:
             raise value
-        raise ColorbenchError(f"rank 0 failed computing shared training state: {value}")
+        raise ColorbenchError(f"rank 0 failed: {value}")
     return value
