@@ -27,6 +27,7 @@ and the models' test configs (tests/test_gpu_bench.py).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -70,11 +71,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+MARKER = ".colorbench-gpu-check"  # what makes a --work folder safe to empty
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     check = Check(args)
+    os.chdir(ROOT)  # every subprocess runs from the checkout, paths relative to it
+    if check.work.exists() and any(check.work.iterdir()) and not (check.work / MARKER).exists():
+        print(f"error: --work {check.work} is not empty and not a GPU check's scratch folder; "
+              "give another --work", file=sys.stderr)
+        return 2
     shutil.rmtree(check.work, ignore_errors=True)
     check.work.mkdir(parents=True)
+    (check.work / MARKER).touch()
     check.out.mkdir(parents=True, exist_ok=True)
     skip = {s for s in args.skip.split(",") if s}
     models = check_train.trainable(args.models)

@@ -14,6 +14,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def within_root(path: Path) -> Path:
+    """``path`` relative to the checkout when it lies inside it, else absolute."""
+    path = path.resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 @dataclass
 class Outcome:
     """What a step found: ``status`` pass, fail or skip; one line; figures for the JSON."""
@@ -45,7 +51,9 @@ class Check:
     def __init__(self, args: argparse.Namespace):
         self.args, self.t0 = args, time.perf_counter()
         self.smoke, self.device = args.smoke, args.device
-        self.bundle, self.out, self.work = args.bundle.resolve(), args.out.resolve(), args.work.resolve()
+        # paths under the checkout stay relative (subprocesses run from it), so that the commands
+        # recorded in run.json and shown on the leaderboard pages name no machine's folders
+        self.bundle, self.out, self.work = within_root(args.bundle), args.out.resolve(), within_root(args.work)
         self.steps: list[dict[str, Any]] = []
         self.shared: dict[str, Any] = {}  # what later steps read from earlier ones
         self.env = {**os.environ, "COLORBENCH_DATA": str(self.bundle / "data"), "COLORBENCH_OFFLINE": "1",

@@ -40,15 +40,19 @@ def training_table(rows: list[dict[str, Any]]) -> list[str]:
         gflop = r["flops_per_step"] / 1e9 if r.get("flops_per_step") else None
         mfu = 100 * r["mfu"] if r.get("mfu") is not None else None
         lines.append(f"| {r['model']} | {r['stage']} | {r['steps']} | {r['images_per_step']} | "
-                     f"{_fmt(r['images_per_s'])} | {_fmt(r['step_ms'])} | {_fmt(r['compute_ms'])} | {_fmt(gflop)} | "
-                     f"{_fmt(r.get('tflops'), '.2f')} | {_fmt(mfu)}{'%' if mfu is not None else ''} | "
+                     f"{_fmt(r['images_per_s'])} | {_fmt(r['step_ms'])} | {_fmt(r['compute_ms'])} | {_fmt(gflop, '.4g')} | "
+                     f"{_fmt(r.get('tflops'), '.3g')} | {_fmt(mfu)}{'%' if mfu is not None else ''} | "
                      f"{_fmt(r.get('peak_mem_gib'), '.2f')} |")
     return lines
 
 
 def meta(check: Check) -> dict[str, Any]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
+    if not commit:  # a copy of the checkout without .git (the GPU machine): the bundle's record
+        manifest = check.bundle / "MANIFEST.json"
+        prepared = json.loads(manifest.read_text()).get("commit") if manifest.exists() else None
+        commit = f"{prepared} (when the bundle was prepared)" if prepared else ""
     env = next((s["data"] for s in check.steps if s["name"] == "env"), {})
     return {"schema": SCHEMA, "smoke": check.smoke, "device": check.device,
             "device_name": env.get("device_name", platform.processor() or platform.machine()),
@@ -110,7 +114,10 @@ def write(check: Check, failed: list[str]) -> None:
 
     info = meta(check)
     rows = training_rows(check)
-    write_json(check.out / "gpu_check.json", {**info, "failed": failed, "steps": check.steps, "training": rows})
+    text = json.dumps({**info, "failed": failed, "steps": check.steps, "training": rows}, default=str)
+    for folder, name in ((check.out, "OUT"), (ROOT, ".")):  # no machine's folders in committed files
+        text = text.replace(json.dumps(str(folder))[1:-1], name)
+    write_json(check.out / "gpu_check.json", json.loads(text))
     atomic_write_text(check.out / "README.md", readme(check, info, rows))
     atomic_write_text(check.out / "perf.md", f"## GPU training throughput ({info['device_name']}, benchmarks/gpu)\n\n"
                       f"`bash benchmarks/gpu/run.sh OUT` on commit {info['commit']}, torch {info['torch']}:\n\n"

@@ -20,13 +20,12 @@ SUITE = "cpu-real"
 # import name -> distribution: the packages the bundle brings (prepare.py) and colorbench's own
 BUNDLED = {"lpips": "lpips", "torch_fidelity": "torch-fidelity", "segment_anything": "segment-anything",
            "imblearn": "imbalanced-learn", "pycocotools.mask": "pycocotools", "sklearn_compat": "sklearn-compat"}
-RESERVE_AFTER_TRAINING = 45.0  # eval-trained and leaderboard, at the least
 
 
 def _reserve(check: Check) -> float:
     """Seconds the evaluation steps before training keep for training and what follows."""
     models = len(check.shared.get("models", ()))
-    return models * check_train.RESERVE_PER_MODEL + RESERVE_AFTER_TRAINING
+    return models * check_train.RESERVE_PER_MODEL + check_train.RESERVE_AFTER_TRAINING
 
 
 def env(check: Check) -> Outcome:
@@ -71,11 +70,13 @@ def _cpus() -> int:
 
 def suite_run(check: Check, name: str, device: str, limit: int | None = None, extra: tuple[str, ...] = (),
               launcher: tuple[str, ...] = (sys.executable, "-m", "colorbench")) -> list[str]:
-    """The ``colorbench run --benchmark cpu-real`` command into WORK/runs/NAME."""
+    """The ``colorbench run --benchmark cpu-real`` command into WORK/runs/NAME; the suite saves
+    the outputs as PNG (the leaderboards' contact sheets), not wanted for ``--limit`` runs."""
+    images = ["--no-save-images"] if limit else []
     if check.smoke:
         limit = limit or 3
     cmd = [*launcher, "run", "--benchmark", SUITE, "--out", str(check.work / "runs"), "--name", name,
-           "--device", device, "--quiet", "--workers", str(min(check.args.workers, 8)), *extra]
+           "--device", device, "--quiet", "--workers", str(min(check.args.workers, 8)), *images, *extra]
     cmd += ["--size", "64"] if check.smoke else []
     return cmd + (["--limit", str(limit)] if limit else [])
 
@@ -142,23 +143,34 @@ def eval_bf16(check: Check) -> Outcome:
     ran = _evaluate(check, name, cmd, 90, _reserve(check))
     if ran.status != "pass":
         return ran
-    from colorbench import results
+    from colorbench.results.files import read_json
 
-    precision = results.load(run_dir(check, name)).resolved.get("precision")
+    precision = read_json(run_dir(check, name) / "run.json").get("precision")
     gap = check_parity.compare(run_dir(check, "shipped") / "per_image.csv", run_dir(check, name) / "per_image.csv",
                                check_parity.DEFAULT)
     ok = precision == "bf16"
-    return Outcome("pass" if ok else "fail", f"precision {precision}; vs fp32: {check_parity.describe(gap)}",
-                   {**ran.data, "vs_fp32": gap})
+    return Outcome("pass" if ok else "fail", f"precision {precision}; vs fp32 (reported, not judged): "
+                   f"{check_parity.describe(gap)}", {**ran.data, "vs_fp32": gap})
 
 
 def torchrun(check: Check) -> Outcome:
-    """2 processes (sharded evaluation) must give the one-process rows of the same device."""
+    """2 processes (sharded evaluation) must give the one-process rows of the same device,
+    each rank scoring its own block of every pair (rank 0 labels its progress "rank 0 of 2")."""
+    import torch
+
     launcher = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                 "-m", "colorbench")
-    cmd = suite_run(check, "torchrun", check.device, check.args.parity_limit, launcher=launcher)
+    cmd = [c for c in suite_run(check, "torchrun", check.device, check.args.parity_limit, launcher=launcher)
+           if c != "--quiet"]
     tol = check_parity.EXACT if check.device == "cpu" else check_parity.STRICT
-    return _parity(check, "torchrun", cmd, "shipped", tol, 150)
+    outcome = _parity(check, "torchrun", cmd, "shipped", tol, 150)
+    log = (check.work / "logs" / "torchrun.log").read_text(errors="replace")
+    if outcome.status == "pass" and "(rank 0 of 2)" not in log:
+        return Outcome("fail", "the run did not shard over 2 ranks; " + outcome.detail, outcome.data)
+    if outcome.status == "fail" and check.device.startswith("cuda") and torch.cuda.device_count() < 2:
+        outcome.detail = (f"2 ranks on {torch.cuda.device_count()} GPU (each rank takes cuda:LOCAL_RANK; NCCL "
+                          f"wants one GPU per rank): {outcome.detail}")
+    return outcome
 
 
 def gpu_tests(check: Check) -> Outcome:

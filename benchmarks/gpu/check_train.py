@@ -18,7 +18,7 @@ from typing import Any
 from check_core import Check, Outcome
 
 RESERVE_PER_MODEL = 40.0  # what evaluation steps before training leave for each model
-RESERVE_AFTER_TRAINING = 45.0
+RESERVE_AFTER_TRAINING = 75.0  # eval-trained (5 models x the held-out sets) and leaderboard
 # What the check changes in each paper config (colorbench train --set) and why:
 COMMON_SETS: dict[str, Any] = {"save_every": 0, "val_every": 0}  # checkpoint/validate at each stage's end only
 MODEL_SETS: dict[str, dict[str, Any]] = {
@@ -140,7 +140,7 @@ def train_model(check: Check, model: str, models: list[str]) -> Outcome:
     problems = _problems(report, out / "train")
     if not problems:
         check.shared.setdefault("trained", {})[model] = train["checkpoint"]
-    stages = "; ".join(f"{s['stage']} {s['images_per_s']:.0f} img/s" + (f" {s['tflops']:.1f} TFLOP/s" if s.get("tflops") else "")
+    stages = "; ".join(f"{s['stage']} {s['images_per_s']:.0f} img/s" + (f" {s['tflops']:.3g} TFLOP/s" if s.get("tflops") else "")
                        + (f" {s['peak_mem_gib']:.1f} GiB" if s.get("peak_mem_gib") is not None else "")
                        for s in train["stages"] if s.get("steps"))
     detail = f"{train['steps']} steps, {train['train_s']:.1f} s of steps (budget {budget:.0f} s); {stages}"

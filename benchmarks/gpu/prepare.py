@@ -190,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
                                             {"test": (None, "copy")}, args.test_quality, 512),
     }
     wheels = [] if args.no_wheels else download_wheels(out / "wheels")
-    manifest = {"format": "colorbench-gpu-bundle/1", "options": {k: str(v) for k, v in vars(args).items()
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or None
+    manifest = {"format": "colorbench-gpu-bundle/1", "commit": commit, "options": {k: str(v) for k, v in vars(args).items()
                                                                   if k not in ("source", "out")},
                 "datasets": made, "wheels": {w.name: hashlib.sha256(w.read_bytes()).hexdigest() for w in wheels}}
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import statistics
 import sys
@@ -168,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                        "stages": [r.summary(None) for r in recorder.stages]}
     if code == 0:
         steps = steps_for(args.budget, report["probe"]["stages"], args.probe_steps, args.max_steps)
+        gc.collect()  # the probe's models and optimizers leave no memory to the main run's peak
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
         recorder.begin(count_flops=True)
         code, seconds = train(args.model, options, steps, args.out / "train")
         stages = [r.summary(args.peak_tflops) for r in recorder.stages]
