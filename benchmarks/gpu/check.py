@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ MARKER = ".colorbench-gpu-check"  # what makes a --work folder safe to empty
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     check = Check(args)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped check ends its subprocess too
     os.chdir(ROOT)  # every subprocess runs from the checkout, paths relative to it
     if check.work.exists() and any(check.work.iterdir()) and not (check.work / MARKER).exists():
         print(f"error: --work {check.work} is not empty and not a GPU check's scratch folder; "
@@ -103,13 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"GPU check: {len(plan)} steps, device {args.device}, deadline {args.deadline:.0f} s, "
           f"work {check.work}, out {check.out}", flush=True)
-    for name, fn, extra in plan:
-        if name in skip:
-            check.run(name, lambda c: Outcome("skip", "--skip"))
-        else:
-            check.run(name, fn, *extra)
-    failed = [s["name"] for s in check.steps if s["status"] == "fail"]
-    check_report.write(check, failed)
+    try:
+        for name, fn, extra in plan:
+            if name in skip:
+                check.run(name, lambda c: Outcome("skip", "--skip"))
+            else:
+                check.run(name, fn, *extra)
+    finally:  # also when stopped: the steps so far are reported
+        stopped = len(check.steps) < len(plan)
+        failed = [s["name"] for s in check.steps if s["status"] == "fail"] + (["(stopped)"] if stopped else [])
+        check_report.write(check, failed)
     return 1 if failed else 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+MIN_START = 5.0  # seconds: a subprocess given less is not started (it could not finish)
 
 
 def within_root(path: Path) -> Path:
@@ -83,20 +85,29 @@ class Check:
 
     def sh(self, name: str, cmd: list[str], timeout: float) -> Proc:
         """``cmd`` from the project root, output to WORK/logs/NAME.log; killed (its whole
-        process group, torchrun's children included) after ``timeout`` seconds."""
+        process group, torchrun's children included) after ``timeout`` seconds; not started
+        when less than MIN_START seconds are left for it."""
         log = self.work / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
         with open(log, "w") as f:
             f.write("+ " + " ".join(cmd) + "\n")
+            if timeout < MIN_START:
+                f.write(f"not started: {max(timeout, 0):.0f} s left for it before the deadline\n")
+                return Proc(-1, 0.0, log, True)
             f.flush()
             proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=f, stderr=subprocess.STDOUT,
                                     start_new_session=True)
             try:
-                rc, timed_out = proc.wait(timeout=max(timeout, 1.0)), False
+                rc, timed_out = proc.wait(timeout=timeout), False
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                rc, timed_out = proc.wait(), True
+                rc, timed_out = None, True
+            finally:  # timed out, or this process is being stopped: end the group this Popen started
+                if proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            rc = proc.returncode if rc is None else rc
         return Proc(rc, time.perf_counter() - t, log, timed_out)
 
     def timeout(self, cap: float, reserve: float) -> float:

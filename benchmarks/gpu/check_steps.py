@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import os
 import platform
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import check_parity
 import check_train
 import tomllib
-from check_core import ROOT, Check, Outcome
+from check_core import ROOT, Check, Outcome, within_root
 
 SUITE = "cpu-real"
 # import name -> distribution: the packages the bundle brings (prepare.py) and colorbench's own
@@ -36,7 +37,7 @@ def env(check: Check) -> Outcome:
     from colorbench.plugin import manager as plugins
 
     data: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__,
-                            "cuda": torch.version.cuda, "device": check.device, "cpus": _cpus(), "packages": {}}
+                            "cuda": torch.version.cuda, "device": check.device, "cpus": os.cpu_count(), "packages": {}}
     problems = []
     if check.device.startswith("cuda"):
         if not torch.cuda.is_available():
@@ -44,7 +45,8 @@ def env(check: Check) -> Outcome:
         else:
             props = torch.cuda.get_device_properties(0)
             data.update(device_name=props.name, capability=f"{props.major}.{props.minor}",
-                        memory_gib=round(props.total_memory / 2**30, 1), bf16=torch.cuda.is_bf16_supported())
+                        memory_gib=round(props.total_memory / 2**30, 1), bf16=torch.cuda.is_bf16_supported(),
+                        cudnn=torch.backends.cudnn.version(), gpus=torch.cuda.device_count())
             if not data["bf16"]:
                 problems.append("no bfloat16 on this GPU")
     for module, dist in BUNDLED.items():
@@ -53,6 +55,11 @@ def env(check: Check) -> Outcome:
             data["packages"][dist] = md.version(dist)
         except Exception as exc:
             problems.append(f"{module}: {type(exc).__name__}: {exc}")
+    import colorbench
+
+    data["colorbench"] = str(within_root(Path(colorbench.__file__).parent))
+    if Path(data["colorbench"]).is_absolute():
+        problems.append(f"colorbench is imported from {data['colorbench']}, not from this checkout")
     regs = plugins.load()
     expected = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["colorbench"])
     loaded = {p.name for p in regs.plugins if not p.error}
@@ -60,12 +67,6 @@ def env(check: Check) -> Outcome:
     data["plugins"] = sorted(loaded)
     detail = f"torch {torch.__version__}, {data.get('device_name', check.device)}, {len(loaded)} plugins"
     return Outcome("fail" if problems else "pass", "; ".join(problems) or detail, data)
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 1
 
 
 def suite_run(check: Check, name: str, device: str, limit: int | None = None, extra: tuple[str, ...] = (),
@@ -125,15 +126,14 @@ def _parity(check: Check, name: str, cmd: list[str], ref: str, tol: check_parity
 
 def parity_cpu(check: Check) -> Outcome:
     cmd = suite_run(check, "parity-cpu", "cpu", check.args.parity_limit)
-    tol = check_parity.EXACT if check.device == "cpu" else check_parity.DEFAULT
+    tol = check_parity.STRICT if check.device == "cpu" else check_parity.DEFAULT  # --smoke: CPU against CPU
     return _parity(check, "parity-cpu", cmd, "shipped", tol, 150)
 
 
 def parity_strict(check: Check) -> Outcome:
     launcher = (sys.executable, str(Path(__file__).with_name("no_tf32.py")))
     cmd = suite_run(check, "parity-strict", check.device, check.args.parity_limit, launcher=launcher)
-    tol = check_parity.EXACT if check.device == "cpu" else check_parity.STRICT
-    return _parity(check, "parity-strict", cmd, "parity-cpu", tol, 90)
+    return _parity(check, "parity-strict", cmd, "parity-cpu", check_parity.STRICT, 90)
 
 
 def eval_bf16(check: Check) -> Outcome:
@@ -162,8 +162,7 @@ def torchrun(check: Check) -> Outcome:
                 "-m", "colorbench")
     cmd = [c for c in suite_run(check, "torchrun", check.device, check.args.parity_limit, launcher=launcher)
            if c != "--quiet"]
-    tol = check_parity.EXACT if check.device == "cpu" else check_parity.STRICT
-    outcome = _parity(check, "torchrun", cmd, "shipped", tol, 150)
+    outcome = _parity(check, "torchrun", cmd, "shipped", check_parity.STRICT, 150)
     log = (check.work / "logs" / "torchrun.log").read_text(errors="replace")
     if outcome.status == "pass" and "(rank 0 of 2)" not in log:
         return Outcome("fail", "the run did not shard over 2 ranks; " + outcome.detail, outcome.data)
