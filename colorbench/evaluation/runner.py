@@ -15,6 +15,7 @@ import torch
 
 from colorbench import results
 from colorbench.device import device_name, resolve_device, resolve_precision
+from colorbench.distributed import DistInfo
 from colorbench.errors import ColorbenchError
 from colorbench.evaluation.batch_scorer import BatchScorer
 from colorbench.evaluation.config import (
@@ -66,7 +67,11 @@ class Runner:
     """Orchestrates a run: every (dataset, model) pair through the batch scorer, resume
     (fingerprints, changed images) and the manifest; ``run()`` returns the RunResult."""
 
-    def __init__(self, config: RunConfig, regs: Registries, reporter: Reporter | None = None):
+    def __init__(self, config: RunConfig, regs: Registries, reporter: Reporter | None = None,
+                 sharded: bool = True):
+        """``sharded``: under torchrun, split the work over the job's ranks (every rank builds
+        a Runner); False runs in this process alone, also inside a torchrun job (e.g. rank 0
+        labelling a trainer's data)."""
         validate(config)
         if config.strict:  # a plugin skipped for an error or an entry refused: exit 2
             check_strict(regs)
@@ -74,7 +79,8 @@ class Runner:
         # named once: a timestamped name must not move between calls
         self._dir = Path(config.out) / (config.name or datetime.now().strftime("%Y%m%d-%H%M%S"))
         # under torchrun: join the ranks (each takes its LOCAL_RANK's GPU); only rank 0 talks
-        self.shard = Shard.join(self._dir, resolve_device(config.device))
+        device = resolve_device(config.device)
+        self.shard = Shard.join(self._dir, device) if sharded else Shard(self._dir, DistInfo(device=device))
         self.device = self.shard.device
         self.report = (reporter or Reporter()) if self.shard.is_main else Reporter(muted=True)
         self.precision = resolve_precision(config.precision, self.device)
@@ -157,7 +163,8 @@ class Runner:
             resolved={"models": [m.name for m in self.models], "datasets": [d.name for d in self.datasets],
                       "metrics": [m.name for m in self.metrics], "options": self.options,
                       "metric_options": self.metric_options},
-            metrics=metric_meta, unavailable_metrics=self.unavailable, environment=environment(),
+            metrics=metric_meta, unavailable_metrics=self.unavailable,
+            environment={**environment(), "world_size": self.shard.info.world_size},
             device=str(self.device), device_name=device_name(self.device), precision=self.precision,
             plugins={p.name: {"version": p.version, "error": p.error} for p in self.regs.plugins},
             colorizers={m.name: capabilities(m) for m in self.models},

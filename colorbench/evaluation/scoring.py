@@ -168,7 +168,8 @@ def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec]
     write_summary(out_dir / "summary.csv", summary, meta)
     RunManifest(
         kind="score", name=out_dir.name, metrics=meta, metric_options=metric_options or {},
-        unavailable_metrics=unavailable or [], environment=environment(), device=str(device),
+        unavailable_metrics=unavailable or [], environment={**environment(), "world_size": shard.info.world_size},
+        device=str(device),
         errors=errors, finished=now(), pairs={key: record},
         score={"pred": str(pred_dir), "gt": str(gt_dir), "resize_pred": resize_pred,
                "unmatched": {"pred": found.only_pred, "gt": found.only_gt}},
