@@ -4,7 +4,7 @@ per-image metric functions for a training loop, and the colorizer factory.
 Thin wrappers over the engine the command line uses: ``score`` goes through
 ``evaluation.scoring.score_dirs`` (folders) or the one batch scorer (tensors), ``evaluate``
 builds a ``RunConfig`` for the ``Runner``, ``metric`` wraps a ``MetricSet`` of one metric and
-``create_model`` is ``models.factory.create_colorizer``. Every function also exported from
+``create_model`` is ``models.factory.create_colorizer``. Every function is also exported from
 ``colorbench`` itself; torch loads on first use, not on ``import colorbench``.
 """
 
