@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from colorbench import MetricSpec, hookimpl
+from colorbench_metrics_learned.weights import ALEXNET, INCEPTION, VGG16
 
 
 def _lpips_factory(net: str) -> Callable[..., Any]:
@@ -48,11 +49,13 @@ def register_metrics(register: Any) -> None:
     register(MetricSpec(
         name="lpips", factory=_lpips_factory("alex"), display_name="LPIPS", higher_is_better=False,
         range=(0.0, float("inf")), citation=lpips_cite, check_available=_check("ALEXNET"),
+        pretrained=(ALEXNET,),
         description="LPIPS v0.1, AlexNet trunk (torchvision alexnet-owt-7be5be79), inputs in [-1,1]",
     ))
     register(MetricSpec(
         name="lpips-vgg", factory=_lpips_factory("vgg"), display_name="LPIPS-VGG", higher_is_better=False,
         range=(0.0, float("inf")), citation=lpips_cite, check_available=_check("VGG16"),
+        pretrained=(VGG16,),
         description="LPIPS v0.1, VGG-16 trunk (torchvision vgg16-397923af), inputs in [-1,1]",
     ))
     fid_note = ("torch-fidelity inception-v3-compat (TF 2015-12-05 weights), pool3 2048-d, "
@@ -60,12 +63,14 @@ def register_metrics(register: Any) -> None:
     register(MetricSpec(
         name="fid", factory=_fidelity_factory("fid"), kind="distribution", provides_info=True, display_name="FID",
         higher_is_better=False, range=(0.0, float("inf")), check_available=_check("INCEPTION"),
+        pretrained=(INCEPTION,),
         description=f"Fréchet Inception Distance, predictions vs ground truths; {fid_note}",
         citation="Heusel et al. 2017 (NeurIPS); torch-fidelity (Obukhov et al.)",
     ))
     register(MetricSpec(
         name="kid", factory=_fidelity_factory("kid"), kind="distribution", provides_info=True, display_name="KID",
         higher_is_better=False, range=(float("-inf"), float("inf")), check_available=_check("INCEPTION"),
+        pretrained=(INCEPTION,),
         description=f"Kernel Inception Distance (mean over 100 subsets of min(1000, n)); {fid_note}",
         citation="Bińkowski et al. 2018 (ICLR); torch-fidelity (Obukhov et al.)",
     ))
