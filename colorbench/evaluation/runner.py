@@ -33,6 +33,7 @@ from colorbench.evaluation.selection import (
     resolve_datasets,
     resolve_metrics,
     resolve_models,
+    skipped_models_note,
     unavailable_note,
 )
 from colorbench.evaluation.sharding import Shard
@@ -90,6 +91,8 @@ class Runner:
             self.report.warn(line)
         self.unavailable = unavailable
         self.models = resolve_models(regs, config.models, config.checkpoints)
+        for line in skipped_models_note(regs, config.models, config.checkpoints):
+            self.report.warn(line)
         self.datasets = resolve_datasets(regs, config.datasets)
         specs = [*self.models, *{id(d.spec): d.spec for d in self.datasets}.values()]
         self.options = resolve_options(config.options, specs)
