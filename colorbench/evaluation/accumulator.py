@@ -6,16 +6,44 @@ The engine builds each accumulator once per run (FID's Inception network is load
 calls ``reset()`` before every pair, ``update`` per batch and ``compute()`` at the end of the
 pair. ``merge`` combines the states of two accumulators of the same metric (e.g. shards of one
 set); ``compute()`` after merging equals ``compute()`` over all the batches fed to either.
+
+After ``reset()`` the engine calls ``set_reference(reference)`` with the pair's ground-truth
+side (``Reference``: a key that does not depend on the model, and the number of images), so
+that a metric whose reference statistics depend only on the ground truths (FID/KID) can reuse
+them from a cache instead of featurising the ground truths again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 REDUCTIONS = ("sum", "cat", "or", "merge")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The ground-truth side of a (dataset, model) pair: ``key`` digests what the ground
+    truths depend on (``reference_for``) and ``images`` is how many the whole pair scores
+    (all shards together)."""
+
+    key: str
+    images: int
+
+
+def reference_for(dataset_side: Mapping[str, Any], ids: Sequence[str],
+                  sources: Mapping[str, str] | None = None) -> Reference:
+    """The ``Reference`` of a pair whose ground truths are determined by ``dataset_side``
+    (dataset fingerprint and protocol: split, size, resize), the ordered image ``ids`` and,
+    where known, each image file's signature (``sources``: id -> size:mtime)."""
+    text = json.dumps({"dataset": dataset_side, "ids": list(ids),
+                       "sources": [(sources or {}).get(i, "") for i in ids]}, sort_keys=True, default=str)
+    return Reference(hashlib.sha256(text.encode()).hexdigest(), len(ids))
 
 
 def _fresh(default: Any) -> Any:
@@ -74,6 +102,10 @@ class Accumulator:
         for name, (_, reduce) in self._states.items():
             setattr(self, name, _combine(getattr(self, name), getattr(other, name), reduce))
         return self
+
+    def set_reference(self, reference: Reference | None) -> None:
+        """The pair's ground-truth side, given after ``reset()`` (None: not known). Ignored
+        by default."""
 
     def update(self, batch: Any) -> None:
         raise NotImplementedError

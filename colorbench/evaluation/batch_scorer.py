@@ -18,6 +18,7 @@ import torch
 
 from colorbench.device import autocast
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.accumulator import Reference
 from colorbench.evaluation.batch import MetricBatch
 from colorbench.evaluation.failures import ErrorLog, Failure
 from colorbench.evaluation.images import save_png
@@ -67,12 +68,14 @@ class BatchScorer:
     def score_pair(self, base: Mapping[str, str], record: PairRecord, batches: Iterable[list[Item]],
                    writer: PerImageWriter, reporter: Reporter, total: int, *,
                    spec: ColorizerSpec | None = None, colorizer: Any = None,
-                   skip: Collection[str] = (), sources: Mapping[str, str] | None = None) -> list[Failure]:
+                   skip: Collection[str] = (), sources: Mapping[str, str] | None = None,
+                   reference: Reference | None = None) -> list[Failure]:
         """Every batch of one (dataset, model) pair: rows of images not in ``skip`` written
         (with their ``sources``), failures logged and shown, ``record`` given images/s and
-        the distribution values. Returns the distribution metrics that failed."""
+        the distribution values (``reference``: the pair's ground-truth side, for the
+        accumulators). Returns the distribution metrics that failed."""
         key = f"{base['dataset']}/{base['model']}"
-        self.metric_set.start_pair()
+        self.metric_set.start_pair(reference)
         t0, processed, written = time.perf_counter(), 0, 0
         with reporter.progress(key, total) as advance:
             for items in batches:

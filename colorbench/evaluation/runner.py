@@ -17,6 +17,7 @@ import torch
 from colorbench import results
 from colorbench.device import device_name, resolve_device, resolve_precision
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.accumulator import reference_for
 from colorbench.evaluation.batch_scorer import BatchScorer
 from colorbench.evaluation.config import (
     Protocol,
@@ -253,8 +254,10 @@ class Runner:
         loader = make_loader(dataset, indices, size=proto.size, mode=proto.resize,
                              batch_size=cfg.batch_size, workers=cfg.workers,
                              pin_memory=self.device.type == "cuda")
+        reference = reference_for({"dataset": ds_fingerprint, "split": proto.split, "size": proto.size,
+                                   "resize": proto.resize}, [ids[k] for k in indices], sources)
         failed = self.scorer.score_pair({"dataset": ds_name, "model": spec.name}, record, loader, writer,
                                         self.report, len(indices), spec=spec, colorizer=colorizer,
-                                        skip=set(done), sources=sources)
+                                        skip=set(done), sources=sources, reference=reference)
         for f in failed:
             self._fail(f"{key}: metric {f.metric} failed: {f.message}")
