@@ -338,3 +338,22 @@ def test_unwritable_cache_warns_and_bad_published_dimension_is_one_line(tmp_path
     pub = found["fid"].build(device="cpu", extractor=Tiny(), reference=str(ref))
     with pytest.raises(ColorbenchError, match="3-d but the extractor gives 4-d"):
         pub.update(batches[0])
+
+
+def test_a_file_of_another_reference_under_this_name_is_rejected(tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from colorbench_metrics_learned.reference import cache_file
+
+    monkeypatch.setenv("COLORBENCH_CACHE", str(tmp_path))
+    batches = _batches()
+    mine = _acc()
+    mine.set_reference(Reference("12" * 32, 12))
+    for b in batches:
+        mine.update(b)
+    mine.compute()
+    other = _acc()
+    other.set_reference(Reference("34" * 32, 12))  # a miss; then plant mine under its name
+    shutil.copy(mine.used["cached_to"], cache_file(other._meta()))
+    other.set_reference(Reference("34" * 32, 12))
+    assert other.cached is None and "another reference" in other.notes[0]
