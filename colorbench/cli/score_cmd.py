@@ -21,6 +21,7 @@ def score_command(
     resize_pred: bool = typer.Option(False, "--resize-pred", help="Resize predictions whose size differs from the ground truth (bicubic) instead of failing them."),
     metric_set: list[str] = typer.Option([], "--metric-set", help="KEY=VALUE or METRIC.KEY=VALUE option of a metric (repeatable)."),
     class_set: Path = typer.Option(None, "--class-set", help="File of colour-class ids for cnr/ccar/tar (same as --metric-set class_set=FILE)."),
+    fid_ref: Path = typer.Option(None, "--fid-ref", help="Published FID statistics (.npz with mu and sigma) used as the reference instead of the ground truths (same as --metric-set fid.reference=FILE; kid refuses it)."),
     batch_size: int = typer.Option(16, "--batch-size", "-b"),
     workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
     device: str = typer.Option("cpu", help="auto, cpu, cuda or cuda:N."),
@@ -51,7 +52,8 @@ def score_command(
     specs, unavailable = resolve_metrics(regs, split_csv(metrics), strict=strict)
     for line in unavailable_note(unavailable, requested=bool(split_csv(metrics))):
         reporter.warn(line)
-    entries = [*metric_set, *([f"class_set={class_set}"] if class_set else [])]
+    entries = [*metric_set, *([f"class_set={class_set}"] if class_set else []),
+               *([f"fid.reference={fid_ref}"] if fid_ref else [])]
     metric_options = resolve_options(entries, specs, "--metric-set", "metric")
     out_dir = out or Path("runs") / f"score-{pred.resolve().name}"
     summary = score_dirs(pred, gt, specs, out_dir, resize_pred=resize_pred, batch_size=batch_size,

@@ -17,6 +17,7 @@ from colorbench import results
 from colorbench.device import device_name, resolve_device, resolve_precision
 from colorbench.distributed import DistInfo
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.accumulator import reference_for
 from colorbench.evaluation.batch_scorer import BatchScorer
 from colorbench.evaluation.config import (
     Protocol,
@@ -275,10 +276,12 @@ class Runner:
                              batch_size=cfg.batch_size, workers=cfg.workers,
                              pin_memory=self.device.type == "cuda")
         record = self.manifest.pairs.get(key) if shard.is_main else PairRecord()
+        reference = reference_for({"dataset": ds_fingerprint, "split": proto.split, "size": proto.size,
+                                   "resize": proto.resize}, [ids[k] for k in indices], sources)
         with shard.writer(writer, columns, ds_name, spec.name) as rows_out:
             failed = self.scorer.score_pair({"dataset": ds_name, "model": spec.name}, record, loader,
                                             rows_out, self.report, len(mine), spec=spec, colorizer=colorizer,
-                                            skip=set(done), sources=sources, shard=shard)
+                                            skip=set(done), sources=sources, shard=shard, reference=reference)
         shard.barrier()  # the ranks' shard files are closed: rank 0 folds them in
         if writer is not None:
             shard.fold(writer, (ds_name, spec.name))

@@ -20,6 +20,7 @@ from PIL import Image
 
 from colorbench import results
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.accumulator import reference_for
 from colorbench.evaluation.batch_scorer import BatchScorer
 from colorbench.evaluation.failures import ERRORS_LOG, one_line
 from colorbench.evaluation.images import list_image_files, load_rgb
@@ -27,6 +28,7 @@ from colorbench.evaluation.loader import Item, collate
 from colorbench.evaluation.metricset import MetricSet
 from colorbench.evaluation.protocol import to_tensor
 from colorbench.evaluation.sharding import Shard
+from colorbench.evaluation.source import file_signature
 from colorbench.plugin.specs import MetricSpec
 from colorbench.reporting import Reporter
 from colorbench.results.lock import run_dir_lock
@@ -146,10 +148,12 @@ def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec]
     loader = torch.utils.data.DataLoader(PairDataset(mine, resize_pred), batch_size=batch_size,
                                          num_workers=workers, collate_fn=collate)
     record = PairRecord()
+    reference = reference_for({"score_gt": str(gt_dir.resolve())}, [i for i, _, _ in found.pairs],
+                              {i: file_signature(g) for i, _, g in found.pairs})
     try:
         with shard.writer(writer, columns, DATASET, model) as rows_out:
             failed = scorer.score_pair({"dataset": DATASET, "model": model}, record, loader, rows_out, reporter,
-                                       len(mine), shard=shard)
+                                       len(mine), shard=shard, reference=reference)
         shard.barrier()  # every rank's rows and error log are on disk
         if writer is None:
             return []
