@@ -1,5 +1,12 @@
 """colorbench: train, run, score and compare automatic image-colorization models.
 
+Python API (docs/api.md; loaded on first use, so ``import colorbench`` stays light)::
+
+    colorbench.score(pred, gt, metrics=["cpsnr"])      # folders or tensors -> Scores
+    colorbench.evaluate(models=["gray"], datasets=["samples"])  # `colorbench run` -> RunResult
+    colorbench.metric("cpsnr")(pred, gt)               # per-image values, tensor [B]
+    colorbench.create_model("gray").colorize(L)        # the colorizer factory
+
 Public API for plugin authors::
 
     from colorbench import hookimpl, ColorizerSpec, DatasetSpec, MetricSpec, SegmenterSpec
@@ -7,6 +14,7 @@ Public API for plugin authors::
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from colorbench import _compat
@@ -23,21 +31,39 @@ from colorbench.plugin.specs import (
 )
 from colorbench.version import __version__
 
+# torch-dependent names, loaded on first use: name -> module
+_LAZY = {
+    "MetricBatch": "colorbench.evaluation.batch",
+    "Accumulator": "colorbench.evaluation.accumulator",
+    **{name: "colorbench.api" for name in ("Metric", "Scores", "create_model", "evaluate", "list_datasets",
+                                           "list_metrics", "list_models", "metric", "registries", "score")},
+}
+
 __all__ = [
     "Accumulator",
     "ColorbenchError",
     "ColorizerSpec",
     "DatasetSpec",
     "ImageError",
+    "Metric",
     "MetricBatch",
     "MetricSpec",
     "Option",
     "Sample",
+    "Scores",
     "SegmenterSpec",
     "UnknownNameError",
     "Weights",
     "__version__",
+    "create_model",
+    "evaluate",
     "hookimpl",
+    "list_datasets",
+    "list_metrics",
+    "list_models",
+    "metric",
+    "registries",
+    "score",
 ]
 
 
@@ -45,12 +71,6 @@ _compat.install()
 
 
 def __getattr__(name: str) -> Any:  # torch-dependent names load on first use
-    if name == "MetricBatch":
-        from colorbench.evaluation.batch import MetricBatch
-
-        return MetricBatch
-    if name == "Accumulator":
-        from colorbench.evaluation.accumulator import Accumulator
-
-        return Accumulator
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'colorbench' has no attribute {name!r}")

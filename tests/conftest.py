@@ -176,3 +176,10 @@ def pin_weights(monkeypatch: pytest.MonkeyPatch, owner: Any, attr: str, path: Pa
     pinned = dataclasses.replace(getattr(owner, attr), sha256=sha256(path))
     monkeypatch.setattr(owner, attr, pinned)
     return pinned
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own $COLORBENCH_CACHE (FID/KID reference statistics): nothing is
+    written to the user's cache, and no test reads another's cached statistics."""
+    monkeypatch.setenv("COLORBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))

@@ -162,7 +162,7 @@ def test_resume_skips_done_rows(tmp_path: Path, tint_module) -> None:
     before = (run_dir / "per_image.csv").read_text()
     run_dir = run(tmp_path, regs)  # same config, more images: only the new ones are computed
     after = (run_dir / "per_image.csv").read_text()
-    assert after.startswith(before)
+    assert all(line in after.splitlines() for line in before.splitlines())  # kept, not recomputed
     assert len(comparable(run_dir / "per_image.csv")) == 12
     assert comparable(run_dir / "per_image.csv") == comparable(run(tmp_path, regs, name="ref") / "per_image.csv")
 

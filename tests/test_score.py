@@ -179,3 +179,44 @@ def test_run_equals_score_on_real_photos(cli, tmp_path: Path, shared_data: Path)
             ref, _ = numpy_cpsnr(pred_dir / f"{image_id}.png", gt_dir / f"{image_id}.png")
             assert float(s["cpsnr"]) == pytest.approx(ref, abs=1e-9)
             assert 10 < ref < 60
+
+
+@pytest.mark.parametrize("resize", ["crop", "stretch"])
+def test_score_applies_the_run_protocol_to_original_ground_truths(cli, tmp_path: Path, photos: Path,
+                                                                  resize: str) -> None:
+    """`score --size/--resize` resizes the original files as `run` does: scoring a run's saved
+    outputs against the ORIGINAL photos gives the run's numbers exactly; without the protocol
+    every size differs and fails; `report` works on the score directory."""
+    import colorbench_metrics_color.plugin as color_metrics
+
+    cli.add_plugin("tint", TintPlugin())
+    cli.add_plugin("metrics_color", color_metrics)
+    runs = tmp_path / "runs"
+    cli("run", "--models", "tint", "--datasets", str(photos), "--metrics", "mse,cpsnr,delta_colorfulness",
+        "--size", "40", "--resize", resize, "--workers", "0", "--save-images", "--out", str(runs),
+        "--name", "r", "--quiet")
+    run_rows = rows_of(runs / "r" / "per_image.csv")
+    pred_dir = runs / "r" / "outputs" / "photos" / "tint"
+    out = tmp_path / "s"
+    result = cli("score", "--pred", str(pred_dir), "--gt", str(photos), "--size", "40", "--resize", resize,
+                 "--metrics", "mse,cpsnr,delta_colorfulness", "--out", str(out))
+    scored = rows_of(out / "per_image.csv")
+    assert set(scored) == set(run_rows) and len(scored) == 5
+    for image_id, r in run_rows.items():
+        for m in ("mse", "cpsnr", "delta_colorfulness"):
+            assert scored[image_id][m] == r[m], (image_id, m)
+    assert "|delta_colorfulness|" in result.output  # the run's display of a signed metric
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["protocol"] == {"size": 40, "resize": resize}
+    report = cli("report", str(out), "--out", str(tmp_path / "report"))
+    assert report.exit_code == 0, report.output
+    page = (tmp_path / "report" / "score.html").read_text()
+    assert page.count("<img") >= 3 * 5  # gray input, prediction and ground truth of each image
+    plain = cli("score", "--pred", str(pred_dir), "--gt", str(photos), "--metrics", "mse",
+                "--out", str(tmp_path / "plain"), ok=False)
+    assert plain.exit_code == 1 and "--resize-pred" in (tmp_path / "plain" / "per_image.csv").read_text()
+
+
+def test_score_refuses_an_unknown_resize_mode(cli, tmp_path: Path, photos: Path) -> None:
+    result = cli("score", "--pred", str(photos), "--gt", str(photos), "--resize", "zoom", ok=False)
+    assert result.exit_code == 2 and "--resize 'zoom': choose one of" in result.output

@@ -10,6 +10,7 @@ from colorbench.cli import (  # noqa: F401  (each module registers its command)
     run_cmd,
     score_cmd,
     train_cmd,
+    weights_cmd,
 )
 from colorbench.cli.app import app
 

@@ -53,6 +53,7 @@ def run_command(
     set_: list[str] = typer.Option([], "--set", help="KEY=VALUE or NAME.KEY=VALUE option of a colorizer or dataset (repeatable; see list --verbose)."),
     metric_set: list[str] = typer.Option([], "--metric-set", help="KEY=VALUE or METRIC.KEY=VALUE option of a metric (repeatable; e.g. alpha=6 for cnr/ccar/tar)."),
     class_set: Path = typer.Option(None, "--class-set", help="File of colour-class ids for cnr/ccar/tar (same as --metric-set class_set=FILE)."),
+    fid_ref: Path = typer.Option(None, "--fid-ref", help="Published FID statistics (.npz with mu and sigma) used as the reference instead of the ground truths (same as --metric-set fid.reference=FILE; kid refuses it)."),
     data_root: str = typer.Option(None, "--data-root", help="Directory holding one folder per dataset (default: $COLORBENCH_DATA)."),
     out: Path = typer.Option(Path("runs"), help="Parent directory of run directories."),
     name: str = typer.Option(None, help="Run directory name (default: the benchmark's name, else a timestamp). Rerun with the same name to resume."),
@@ -82,7 +83,8 @@ def run_command(
     from colorbench.evaluation.runner import RunConfig, Runner
     from colorbench.reporting import Reporter
 
-    metric_opts = [*metric_set, *([f"class_set={class_set}"] if class_set else [])]
+    metric_opts = [*metric_set, *([f"class_set={class_set}"] if class_set else []),
+                   *([f"fid.reference={fid_ref}"] if fid_ref else [])]
     given = {"split": split, "limit": limit, "size": size, "resize": resize, "batch_size": batch_size,
              "save_images": save_images, "seed": seed, "workers": workers}
     settings: dict = {}

@@ -18,12 +18,15 @@ def score_command(
     gt: Path = typer.Option(..., "--gt", help="Directory of ground-truth colour images (same relative paths)."),
     metrics: list[str] = typer.Option(None, "--metrics", help="Comma-separated metric ids (default: every available per-image and distribution metric)."),
     out: Path = typer.Option(None, "--out", help="Results directory (default: runs/score-<pred folder name>)."),
-    resize_pred: bool = typer.Option(False, "--resize-pred", help="Resize predictions whose size differs from the ground truth (bicubic) instead of failing them."),
+    size: int = typer.Option(256, help="Square size the ground truths are resized to with --resize crop|stretch."),
+    resize: str = typer.Option("none", help="The run protocol applied to the ground truths: crop (centre square, then --size), stretch, or none (as they are)."),
+    resize_pred: bool = typer.Option(False, "--resize-pred", help="Resize predictions whose size differs from the (resized) ground truth (bicubic) instead of failing them."),
     metric_set: list[str] = typer.Option([], "--metric-set", help="KEY=VALUE or METRIC.KEY=VALUE option of a metric (repeatable)."),
     class_set: Path = typer.Option(None, "--class-set", help="File of colour-class ids for cnr/ccar/tar (same as --metric-set class_set=FILE)."),
+    fid_ref: Path = typer.Option(None, "--fid-ref", help="Published FID statistics (.npz with mu and sigma) used as the reference instead of the ground truths (same as --metric-set fid.reference=FILE; kid refuses it)."),
     batch_size: int = typer.Option(16, "--batch-size", "-b"),
     workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
-    device: str = typer.Option("cpu", help="auto, cpu, cuda or cuda:N."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable, a plugin was skipped for an error or a plugin entry was refused."),
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when every image failed)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -31,11 +34,14 @@ def score_command(
     """Score predictions against ground truths matched by relative path without extension.
 
     Writes per_image.csv and summary.csv like `run` (dataset `score`, model = the pred
-    folder's name). Unmatched files are listed; a size mismatch fails that image unless
-    --resize-pred.
+    folder's name). Unmatched files are listed. With --resize crop|stretch the ground truths
+    get run's protocol (as `run --size N --resize ...` would give them); a prediction whose
+    size then differs fails that image unless --resize-pred. Under torchrun the images are
+    split over the processes.
 
     Example: colorbench score --pred runs/x/outputs/samples/gray --gt runs/x/outputs/samples/_ground_truth --metrics cpsnr
     """
+    from colorbench import results
     from colorbench.cli.run_cmd import print_summary
     from colorbench.device import resolve_device
     from colorbench.evaluation.scoring import score_dirs
@@ -51,17 +57,18 @@ def score_command(
     specs, unavailable = resolve_metrics(regs, split_csv(metrics), strict=strict)
     for line in unavailable_note(unavailable, requested=bool(split_csv(metrics))):
         reporter.warn(line)
-    entries = [*metric_set, *([f"class_set={class_set}"] if class_set else [])]
+    entries = [*metric_set, *([f"class_set={class_set}"] if class_set else []),
+               *([f"fid.reference={fid_ref}"] if fid_ref else [])]
     metric_options = resolve_options(entries, specs, "--metric-set", "metric")
     out_dir = out or Path("runs") / f"score-{pred.resolve().name}"
-    summary = score_dirs(pred, gt, specs, out_dir, resize_pred=resize_pred, batch_size=batch_size,
+    summary = score_dirs(pred, gt, specs, out_dir, resize_pred=resize_pred, size=size, mode=resize, batch_size=batch_size,
                          workers=workers if workers is not None else min(2, os.cpu_count() or 1),
                          device=resolve_device(device), reporter=reporter,
                          unavailable=unavailable, metric_options=metric_options)
     if not summary:  # torchrun: a rank other than 0 (rank 0 reports for every rank)
         return
     console = Console()
-    print_summary(summary, {s.name: {"higher_is_better": s.higher_is_better} for s in specs}, console)
+    print_summary(summary, results.load(out_dir).metrics, console)  # run's table (|ΔCF| too)
     console.print(f"results: {out_dir}")
     row = summary[0]
     cells = sum(row["n"] - row[f"{s.name}_n"] for s in specs if s.kind == "per_image")

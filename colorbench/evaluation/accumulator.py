@@ -9,16 +9,44 @@ set); ``compute()`` after merging equals ``compute()`` over all the batches fed 
 Under torchrun each rank feeds its own block of a set's images; rank 0 folds the other ranks'
 ``state()`` in rank order with ``merge_state`` and alone calls ``compute()``, so list ("cat")
 states keep the dataset's image order.
+
+After ``reset()`` the engine calls ``set_reference(reference)`` with the pair's ground-truth
+side (``Reference``: a key that does not depend on the model, and the number of images), so
+that a metric whose reference statistics depend only on the ground truths (FID/KID) can reuse
+them from a cache instead of featurising the ground truths again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 REDUCTIONS = ("sum", "cat", "or", "merge")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The ground-truth side of a (dataset, model) pair: ``key`` digests what the ground
+    truths depend on (``reference_for``) and ``images`` is how many the whole pair scores
+    (all shards together)."""
+
+    key: str
+    images: int
+
+
+def reference_for(dataset_side: Mapping[str, Any], ids: Sequence[str],
+                  sources: Mapping[str, str] | None = None) -> Reference:
+    """The ``Reference`` of a pair whose ground truths are determined by ``dataset_side``
+    (dataset fingerprint and protocol: split, size, resize), the ordered image ``ids`` and,
+    where known, each image file's signature (``sources``: id -> size:mtime)."""
+    text = json.dumps({"dataset": dataset_side, "ids": list(ids),
+                       "sources": [(sources or {}).get(i, "") for i in ids]}, sort_keys=True, default=str)
+    return Reference(hashlib.sha256(text.encode()).hexdigest(), len(ids))
 
 
 def _fresh(default: Any) -> Any:
@@ -89,6 +117,10 @@ class Accumulator:
         for name, (_, reduce) in self._states.items():
             setattr(self, name, _combine(getattr(self, name), state[name], reduce))
         return self
+
+    def set_reference(self, reference: Reference | None) -> None:
+        """The pair's ground-truth side, given after ``reset()`` (None: not known). Ignored
+        by default."""
 
     def update(self, batch: Any) -> None:
         raise NotImplementedError

@@ -18,6 +18,7 @@ import torch
 
 from colorbench.device import autocast
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.accumulator import Reference
 from colorbench.evaluation.batch import MetricBatch
 from colorbench.evaluation.failures import ErrorLog, Failure
 from colorbench.evaluation.images import save_png
@@ -71,14 +72,15 @@ class BatchScorer:
                    writer: PerImageWriter, reporter: Reporter, total: int, *,
                    spec: ColorizerSpec | None = None, colorizer: Any = None,
                    skip: Collection[str] = (), sources: Mapping[str, str] | None = None,
-                   shard: Shard | None = None) -> list[Failure]:
+                   shard: Shard | None = None, reference: Reference | None = None) -> list[Failure]:
         """Every batch of one (dataset, model) pair: rows of images not in ``skip`` written
         (with their ``sources``), failures logged and shown, ``record`` given images/s and
-        the distribution values. Returns the distribution metrics that failed. Under
-        torchrun (``shard``) the batches are this rank's block: rank 0 merges the other ranks'
-        accumulators and counts before computing; the other ranks return [] then."""
+        the distribution values (``reference``: the pair's ground-truth side, the same on
+        every rank, for the accumulators). Returns the distribution metrics that failed.
+        Under torchrun (``shard``) the batches are this rank's block: rank 0 merges the other
+        ranks' accumulators and counts before computing; the other ranks return [] then."""
         key = f"{base['dataset']}/{base['model']}"
-        self.metric_set.start_pair()
+        self.metric_set.start_pair(reference)
         t0, processed, written = time.perf_counter(), 0, 0
         with reporter.progress(key + (shard.label if shard else ""), total) as advance:
             for items in batches:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from colorbench.evaluation.accumulator import Accumulator
+from colorbench.evaluation.accumulator import Accumulator, Reference
 from colorbench.evaluation.batch import MetricBatch
 from colorbench.evaluation.failures import Failure, one_line
 from colorbench.plugin.options import with_defaults
@@ -117,9 +117,10 @@ class MetricSet:
         return out
 
     # --------------------------------------------------------- distribution
-    def start_pair(self) -> None:
+    def start_pair(self, reference: Reference | None = None) -> None:
         """Reset every accumulator for a new (dataset, model) pair (building them on the
-        first call; an accumulator that is not an ``Accumulator`` is built anew instead)."""
+        first call; an accumulator that is not an ``Accumulator`` is built anew instead) and
+        give it the pair's ``reference`` (``Accumulator.set_reference``)."""
         if self._accs is None:
             self._accs = {}
             for spec in self.distribution:
@@ -132,6 +133,12 @@ class MetricSet:
                 elif spec.name not in self._broken:
                     self._build(spec)
         self.pair_failures = dict(self._broken)
+        for mid, acc in (self._accs or {}).items():
+            if isinstance(acc, Accumulator):
+                try:
+                    acc.set_reference(reference)
+                except Exception as exc:
+                    self.pair_failures[mid] = Failure.of(SET, exc, mid)
 
     def _build(self, spec: MetricSpec) -> None:
         assert self._accs is not None

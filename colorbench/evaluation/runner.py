@@ -15,7 +15,9 @@ import torch
 
 from colorbench import results
 from colorbench.device import device_name, resolve_device, resolve_precision
+from colorbench.distributed import DistInfo
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.accumulator import reference_for
 from colorbench.evaluation.batch_scorer import BatchScorer
 from colorbench.evaluation.config import (
     Protocol,
@@ -32,6 +34,7 @@ from colorbench.evaluation.selection import (
     resolve_datasets,
     resolve_metrics,
     resolve_models,
+    skipped_models_note,
     unavailable_note,
 )
 from colorbench.evaluation.sharding import Shard
@@ -66,7 +69,11 @@ class Runner:
     """Orchestrates a run: every (dataset, model) pair through the batch scorer, resume
     (fingerprints, changed images) and the manifest; ``run()`` returns the RunResult."""
 
-    def __init__(self, config: RunConfig, regs: Registries, reporter: Reporter | None = None):
+    def __init__(self, config: RunConfig, regs: Registries, reporter: Reporter | None = None,
+                 sharded: bool = True):
+        """``sharded``: under torchrun, split the work over the job's ranks (every rank builds
+        a Runner); False runs in this process alone, also inside a torchrun job (e.g. rank 0
+        labelling a trainer's data)."""
         validate(config)
         if config.strict:  # a plugin skipped for an error or an entry refused: exit 2
             check_strict(regs)
@@ -74,7 +81,8 @@ class Runner:
         # named once: a timestamped name must not move between calls
         self._dir = Path(config.out) / (config.name or datetime.now().strftime("%Y%m%d-%H%M%S"))
         # under torchrun: join the ranks (each takes its LOCAL_RANK's GPU); only rank 0 talks
-        self.shard = Shard.join(self._dir, resolve_device(config.device))
+        device = resolve_device(config.device)
+        self.shard = Shard.join(self._dir, device) if sharded else Shard(self._dir, DistInfo(device=device))
         self.device = self.shard.device
         self.report = (reporter or Reporter()) if self.shard.is_main else Reporter(muted=True)
         self.precision = resolve_precision(config.precision, self.device)
@@ -84,6 +92,8 @@ class Runner:
             self.report.warn(line)
         self.unavailable = unavailable
         self.models = resolve_models(regs, config.models, config.checkpoints)
+        for line in skipped_models_note(regs, config.models, config.checkpoints):
+            self.report.warn(line)
         self.datasets = resolve_datasets(regs, config.datasets)
         specs = [*self.models, *{id(d.spec): d.spec for d in self.datasets}.values()]
         self.options = resolve_options(config.options, specs)
@@ -157,7 +167,8 @@ class Runner:
             resolved={"models": [m.name for m in self.models], "datasets": [d.name for d in self.datasets],
                       "metrics": [m.name for m in self.metrics], "options": self.options,
                       "metric_options": self.metric_options},
-            metrics=metric_meta, unavailable_metrics=self.unavailable, environment=environment(),
+            metrics=metric_meta, unavailable_metrics=self.unavailable,
+            environment={**environment(), "world_size": self.shard.info.world_size},
             device=str(self.device), device_name=device_name(self.device), precision=self.precision,
             plugins={p.name: {"version": p.version, "error": p.error} for p in self.regs.plugins},
             colorizers={m.name: capabilities(m) for m in self.models},
@@ -265,10 +276,12 @@ class Runner:
                              batch_size=cfg.batch_size, workers=cfg.workers,
                              pin_memory=self.device.type == "cuda")
         record = self.manifest.pairs.get(key) if shard.is_main else PairRecord()
+        reference = reference_for({"dataset": ds_fingerprint, "split": proto.split, "size": proto.size,
+                                   "resize": proto.resize}, [ids[k] for k in indices], sources)
         with shard.writer(writer, columns, ds_name, spec.name) as rows_out:
             failed = self.scorer.score_pair({"dataset": ds_name, "model": spec.name}, record, loader,
                                             rows_out, self.report, len(mine), spec=spec, colorizer=colorizer,
-                                            skip=set(done), sources=sources, shard=shard)
+                                            skip=set(done), sources=sources, shard=shard, reference=reference)
         shard.barrier()  # the ranks' shard files are closed: rank 0 folds them in
         if writer is not None:
             shard.fold(writer, (ds_name, spec.name))

@@ -20,13 +20,15 @@ from PIL import Image
 
 from colorbench import results
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.accumulator import reference_for
 from colorbench.evaluation.batch_scorer import BatchScorer
 from colorbench.evaluation.failures import ERRORS_LOG, one_line
 from colorbench.evaluation.images import list_image_files, load_rgb
 from colorbench.evaluation.loader import Item, collate
 from colorbench.evaluation.metricset import MetricSet
-from colorbench.evaluation.protocol import to_tensor
+from colorbench.evaluation.protocol import RESIZE_MODES, resize, to_tensor
 from colorbench.evaluation.sharding import Shard
+from colorbench.evaluation.source import file_signature
 from colorbench.plugin.specs import MetricSpec
 from colorbench.reporting import Reporter
 from colorbench.results.lock import run_dir_lock
@@ -62,10 +64,13 @@ def match_files(pred_dir: Path, gt_dir: Path) -> Match:
 
 
 class PairDataset(torch.utils.data.Dataset[Item]):
-    """Matched (id, prediction, ground truth) files as loader Items (``pred`` and ``rgb``)."""
+    """Matched (id, prediction, ground truth) files as loader Items (``pred`` and ``rgb``);
+    the ground truth goes through the run protocol's resize (``size``, ``mode``; ``none``
+    keeps it as it is) and the prediction must then have its size."""
 
-    def __init__(self, pairs: list[tuple[str, Path, Path]], resize_pred: bool):
-        self.pairs, self.resize_pred = pairs, resize_pred
+    def __init__(self, pairs: list[tuple[str, Path, Path]], resize_pred: bool, size: int = 256,
+                 mode: str = "none"):
+        self.pairs, self.resize_pred, self.size, self.mode = pairs, resize_pred, size, mode
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -73,12 +78,13 @@ class PairDataset(torch.utils.data.Dataset[Item]):
     def __getitem__(self, k: int) -> Item:
         image_id, pred_path, gt_path = self.pairs[k]
         try:
-            pred, gt = load_rgb(pred_path), load_rgb(gt_path)
+            pred, gt = load_rgb(pred_path), resize(load_rgb(gt_path), self.size, self.mode)
             if pred.shape != gt.shape:
                 if not self.resize_pred:
+                    protocol = "" if self.mode == "none" else f" (after --resize {self.mode} --size {self.size})"
                     raise ColorbenchError(
                         f"{pred_path}: size {pred.shape[1]}x{pred.shape[0]} differs from ground truth "
-                        f"{gt.shape[1]}x{gt.shape[0]}; pass --resize-pred to resize predictions")
+                        f"{gt.shape[1]}x{gt.shape[0]}{protocol}; pass --resize-pred to resize predictions")
                 pred = np.array(Image.fromarray(pred).resize((gt.shape[1], gt.shape[0]), Image.Resampling.BICUBIC))
         except Exception as exc:
             return Item(image_id, error=one_line(exc), trace=traceback.format_exc())
@@ -86,10 +92,18 @@ class PairDataset(torch.utils.data.Dataset[Item]):
 
 
 def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir: Path, *,
-               resize_pred: bool = False, batch_size: int = 16, workers: int = 0,
+               resize_pred: bool = False, size: int = 256, mode: str = "none", batch_size: int = 16, workers: int = 0,
                device: torch.device | None = None, reporter: Reporter | None = None,
                unavailable: list[str] | None = None,
                metric_options: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Score the predictions in ``pred_dir`` against the ground truths of the same relative
+    path in ``gt_dir`` into ``out_dir`` (per_image.csv, summary.csv, run.json); ground truths
+    go through the run protocol (``mode`` crop/stretch at ``size``, or none). Returns the
+    summary rows (rank 0; [] on the other ranks of a torchrun job)."""
+    if mode not in RESIZE_MODES:
+        raise ColorbenchError(f"--resize {mode!r}: choose one of {', '.join(RESIZE_MODES)}")
+    if mode != "none" and size < 8:
+        raise ColorbenchError(f"--size {size}: must be at least 8 pixels")
     shard = Shard.join(out_dir, device or torch.device("cpu"))  # under torchrun: this rank's part
     device = shard.device
     reporter = (reporter or Reporter()) if shard.is_main else Reporter(muted=True)
@@ -103,7 +117,8 @@ def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir:
     refuse_foreign_results(out_dir)
     with ExitStack() as held:
         shard.guard(run_dir_lock(out_dir, "score"), held)
-        return _score(found, pred_dir, gt_dir, metrics, out_dir, resize_pred=resize_pred, batch_size=batch_size,
+        return _score(found, pred_dir, gt_dir, metrics, out_dir, resize_pred=resize_pred, size=size, mode=mode,
+                      batch_size=batch_size,
                       workers=workers, reporter=reporter, unavailable=unavailable,
                       metric_options=metric_options, shard=shard)
 
@@ -121,7 +136,7 @@ def refuse_foreign_results(out_dir: Path) -> None:
 
 
 def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir: Path, *,
-           resize_pred: bool, batch_size: int, workers: int, reporter: Reporter,
+           resize_pred: bool, size: int, mode: str, batch_size: int, workers: int, reporter: Reporter,
            unavailable: list[str] | None, metric_options: dict[str, dict[str, Any]] | None,
            shard: Shard) -> list[dict[str, Any]]:
     """Score every matched pair (this rank's block of them under torchrun); rank 0 writes the
@@ -143,13 +158,16 @@ def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec]
     writer = opened[0] if opened else None
     scorer = BatchScorer(mset, device, shard.error_log())
     mine = shard.part(found.pairs)
-    loader = torch.utils.data.DataLoader(PairDataset(mine, resize_pred), batch_size=batch_size,
+    loader = torch.utils.data.DataLoader(PairDataset(mine, resize_pred, size, mode), batch_size=batch_size,
                                          num_workers=workers, collate_fn=collate)
     record = PairRecord()
+    reference = reference_for({"score_gt": str(gt_dir.resolve()), "size": size, "resize": mode},
+                              [i for i, _, _ in found.pairs],
+                              {i: file_signature(g) for i, _, g in found.pairs})
     try:
         with shard.writer(writer, columns, DATASET, model) as rows_out:
             failed = scorer.score_pair({"dataset": DATASET, "model": model}, record, loader, rows_out, reporter,
-                                       len(mine), shard=shard)
+                                       len(mine), shard=shard, reference=reference)
         shard.barrier()  # every rank's rows and error log are on disk
         if writer is None:
             return []
@@ -168,9 +186,11 @@ def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec]
     write_summary(out_dir / "summary.csv", summary, meta)
     RunManifest(
         kind="score", name=out_dir.name, metrics=meta, metric_options=metric_options or {},
-        unavailable_metrics=unavailable or [], environment=environment(), device=str(device),
+        unavailable_metrics=unavailable or [], environment={**environment(), "world_size": shard.info.world_size},
+        device=str(device),
         errors=errors, finished=now(), pairs={key: record},
         score={"pred": str(pred_dir), "gt": str(gt_dir), "resize_pred": resize_pred,
+               "protocol": {"size": None if mode == "none" else size, "resize": mode},
                "unmatched": {"pred": found.only_pred, "gt": found.only_gt}},
     ).write(out_dir)
     return summary

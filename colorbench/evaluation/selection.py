@@ -62,8 +62,28 @@ def resolve_models(regs: Registries, names: list[str] | None, checkpoints: list[
             if spec not in out:
                 out.append(spec)
         return out
+    skipped = {s.name for s in _without_weights(regs, checkpoints)}
+    return [s for s in regs.colorizers if s.name not in skipped]
+
+
+def _without_weights(regs: Registries, checkpoints: list[str]) -> list[ColorizerSpec]:
+    """Colorizers a default selection leaves out: weights needed, none here, none given."""
     given = {c.partition("=")[0].strip() for c in checkpoints}
-    return [s for s in regs.colorizers if s.weights_available() or s.name in given]
+    return [s for s in regs.colorizers if not (s.weights_available() or s.name in given)]
+
+
+def skipped_models_note(regs: Registries, names: list[str] | None, checkpoints: list[str]) -> list[str]:
+    """One line naming the colorizers a run without ``--models`` skips for missing weights,
+    each with its file, where to get it and the cache folder; none when --models is given."""
+    if names:
+        return []
+    parts = []
+    for spec in _without_weights(regs, checkpoints):
+        weights = spec.declared_weights()
+        own = f"--checkpoint {spec.name}=PATH"
+        parts.append(f"{spec.name} ({weights.file}: absent; {weights.fetch_hint()}; or pass {own})" if weights
+                     else f"{spec.name} (declares no weights; pass {own})")
+    return [f"skipped colorizers without weights: {'; '.join(parts)}"] if parts else []
 
 
 @dataclass

@@ -16,6 +16,7 @@ here is a no-op, so one process runs exactly this code path.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -32,6 +33,7 @@ from colorbench.evaluation.metricset import SET, MetricSet
 from colorbench.results.files import PerImageWriter, read_rows
 
 SHARD_DIR = "shards"
+TIMEOUT_ENV = "COLORBENCH_DIST_TIMEOUT"
 
 
 class Shard:
@@ -43,8 +45,10 @@ class Shard:
     @classmethod
     def join(cls, run_dir: Path, device: torch.device) -> Shard:
         """Join torchrun's process group when launched by it (NCCL on CUDA, where each rank
-        takes the GPU of its LOCAL_RANK; gloo on the CPU); one rank of one otherwise."""
-        return cls(run_dir, distributed.setup(device))
+        takes the GPU of its LOCAL_RANK; gloo on the CPU); one rank of one otherwise.
+        ``$COLORBENCH_DIST_TIMEOUT`` (seconds) bounds every wait for the other ranks."""
+        timeout = float(os.environ.get(TIMEOUT_ENV, "0") or 0) or None
+        return cls(run_dir, distributed.setup(device, timeout))
 
     @property
     def is_main(self) -> bool:

@@ -76,10 +76,12 @@ def resolve_checkpoint(spec: ColorizerSpec, checkpoint: str | Path | None = None
     weights = spec.declared_weights(options)
     path = weights.locate() if weights is not None else None
     if weights is None or path is None:
-        where = f" (expected {weights.file} in the plugin or {weights.cache_path.parent})" if weights else ""
-        raise WeightsUnavailableError(
-            f"colorizer {spec.name!r} needs weights and none are shipped or cached{where}; train them "
-            f"with 'colorbench train {spec.name}' and pass --checkpoint {spec.name}=PATH")
+        own = f"pass --checkpoint {spec.name}=PATH" + (
+            f" (e.g. trained with 'colorbench train {spec.name}')" if spec.trainable else "")
+        if weights is None:
+            raise WeightsUnavailableError(f"colorizer {spec.name!r} needs weights and declares none; {own}")
+        raise WeightsUnavailableError(f"colorizer {spec.name!r} needs weights: "
+                                      f"{weights.missing_message('not shipped or cached')}; or {own}")
     digest = weights.verify(path)
     source = "shipped" if weights.path is not None and path == weights.path else "cache"
     return ResolvedCheckpoint(path, digest, source, weights)

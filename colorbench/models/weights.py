@@ -4,7 +4,7 @@ encoders — is a ``Weights`` record with its file name, sha256, source URL, lic
 
 ``locate`` finds the file (shipped inside a package, else ``$TORCH_HOME/hub/checkpoints``),
 ``verify`` checks its hash, ``ensure`` does both and downloads a missing file when a
-network is there. A file whose hash differs is never loaded: one line names the file, the
+network is there (``download``; ``colorbench weights download`` shows its progress). A file whose hash differs is never loaded: one line names the file, the
 expected and the actual hash.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from colorbench.errors import WeightsHashError, WeightsUnavailableError
 from colorbench.models.checkpoints import torch_hub_dir
 
 OFFLINE_ENV = "COLORBENCH_OFFLINE"
+CHUNK = 1 << 20
 MIN_PREFIX = 8  # torchvision's file names carry the first 8 hex digits of the sha256
 HEX = frozenset("0123456789abcdef")
 
@@ -78,15 +80,20 @@ class Weights:
                 return Path(candidate)
         return None
 
+    def _mismatch(self, path: str | Path) -> tuple[str, str | None]:
+        """The file's sha256 and, when its sha256 (prefix) or md5 is not the declared one,
+        what differs ("sha256 X, expected Y"); else None."""
+        digest, md5 = file_digests(path, md5=bool(self.md5))
+        if self.sha256 and not digest.startswith(self.sha256.lower()):
+            return digest, f"sha256 {digest}, expected {self.sha256}"
+        if self.md5 and md5 != self.md5.lower():
+            return digest, f"md5 {md5}, expected {self.md5}"
+        return digest, None
+
     def verify(self, path: str | Path) -> str:
         """The file's sha256; WeightsHashError (one line) when its sha256 (prefix) or md5 is
         not the declared one."""
-        digest, md5 = file_digests(path, md5=bool(self.md5))
-        bad = None
-        if self.sha256 and not digest.startswith(self.sha256.lower()):
-            bad = f"sha256 {digest}, expected {self.sha256}"
-        elif self.md5 and md5 != self.md5.lower():
-            bad = f"md5 {md5}, expected {self.md5}"
+        digest, bad = self._mismatch(path)
         if bad is not None:
             where = "reinstall colorbench" if self.path is not None and Path(path) == self.path else (
                 f"delete it and download {self.url} again" if self.url else "delete it and restore the original")
@@ -95,12 +102,18 @@ class Weights:
                 f"the file is damaged or not the declared one, so it is not loaded ({where})")
         return digest
 
+    def fetch_hint(self) -> str:
+        """How to get the file: ``colorbench weights download NAME`` (or the URL) and the
+        cache folder to put it in."""
+        folder = f"{torch_hub_dir()} (or set TORCH_HOME)"
+        if self.url:
+            return f"run 'colorbench weights download {self.name}' or download {self.url} into {folder}"
+        return f"put {self.file} in {folder}"
+
     def missing_message(self, reason: str) -> str:
         """One line: the file, why it is missing, its URL and the directory it goes in."""
         what = f"{self.description} weights" if self.description else f"weights {self.name}:"
-        source = f"download {self.url} and put it in {torch_hub_dir()} (or set TORCH_HOME)" if self.url else (
-            f"put {self.file} in {torch_hub_dir()} (or set TORCH_HOME)")
-        return f"{what} {self.file} not found ({reason}); {source}"
+        return f"{what} {self.file} not found ({reason}); {self.fetch_hint()}"
 
     def ensure(self, download: bool = True) -> Path:
         """The located and verified file, downloading it into the cache first when it is
@@ -108,37 +121,57 @@ class Weights:
         Raises WeightsUnavailableError (missing) or WeightsHashError (wrong file)."""
         path = self.locate()
         if path is None:
-            path = self._download() if download else None
-            if path is None:
+            if not (download and self.url):
                 raise WeightsUnavailableError(self.missing_message("not shipped or cached"))
+            path = self.download()
         self.verify(path)
         return path
 
-    def _download(self) -> Path | None:
+    def download(self, progress: Callable[[int, int | None], None] | None = None,
+                 timeout: float = 30.0) -> Path:
+        """Fetch ``url`` into ``cache_path`` (a temporary file, hash-checked, then renamed, so a
+        wrong or partial file is never left where a run would find it). ``progress(done,
+        total)`` is called per chunk (``total``: None when the server gives no length).
+        Raises WeightsUnavailableError (no URL, $COLORBENCH_OFFLINE, network) or
+        WeightsHashError."""
         if not self.url:
-            return None
-        if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
+            raise WeightsUnavailableError(self.missing_message("no download URL declared"))
+        if offline():
             raise WeightsUnavailableError(self.missing_message(f"{OFFLINE_ENV} is set"))
-        try:  # a quick probe so that an offline machine fails in well under a second
-            urllib.request.urlopen(urllib.request.Request(self.url, method="HEAD"), timeout=10).close()
-        except Exception as exc:
-            raise WeightsUnavailableError(self.missing_message(f"offline: {type(exc).__name__}")) from None
-        import torch
-
         target = self.cache_path
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
         try:
-            torch.hub.download_url_to_file(self.url, str(tmp), progress=False)
-            self.verify(tmp)  # never leave a wrong file where the next run would find it
-            os.replace(tmp, target)
-        except WeightsHashError:
+            with urllib.request.urlopen(self.url, timeout=timeout) as response, open(tmp, "wb") as out:
+                length = response.headers.get("Content-Length")
+                total, done = (int(length) if length else None), 0
+                while block := response.read(CHUNK):
+                    out.write(block)
+                    done += len(block)
+                    if progress is not None:
+                        progress(done, total)
+        except BaseException as exc:  # Ctrl-C too: no partial file stays behind
             tmp.unlink(missing_ok=True)
-            raise
-        except Exception as exc:
+            if not isinstance(exc, Exception):
+                raise
+            raise WeightsUnavailableError(self.missing_message(f"download failed: {_reason(exc)}")) from None
+        _, bad = self._mismatch(tmp)
+        if bad is not None:
             tmp.unlink(missing_ok=True)
-            raise WeightsUnavailableError(self.missing_message(f"download failed: {type(exc).__name__}")) from None
+            raise WeightsHashError(f"weights {self.name}: the file downloaded from {self.url} has {bad}; "
+                                   "it is not the declared one, so it was not kept")
+        os.replace(tmp, target)
         return target
+
+
+def offline() -> bool:
+    """True when $COLORBENCH_OFFLINE forbids downloads (set and not 0)."""
+    return os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0")
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 TORCHVISION_URL = "https://download.pytorch.org/models/{}"

@@ -90,6 +90,10 @@ class _Spec:
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
 
+    def all_weights(self) -> tuple[Weights, ...]:
+        """Every weights file the spec declares (``colorbench weights`` lists them)."""
+        return tuple(getattr(self, "pretrained", ()))
+
 
 @dataclass
 class ColorizerSpec(_Spec):
@@ -117,6 +121,9 @@ class ColorizerSpec(_Spec):
     # (keys of that config) on top to make it small and fast on 8 images of 32 px.
     test_config: str | None = None
     test_overrides: Mapping[str, Any] = field(default_factory=dict)
+    # Further files its factory or training may load (an ImageNet encoder); listed and
+    # fetched by ``colorbench weights`` with the default weights and the tags.
+    pretrained: tuple[Weights, ...] = ()
 
     def __post_init__(self) -> None:
         if not callable(self.factory):
@@ -145,6 +152,11 @@ class ColorizerSpec(_Spec):
             opt = self.option(WEIGHTS_OPTION)
             tag = opt.default if opt else None
         return self.weight_tags.get(tag, self.weights) if tag is not None else self.weights
+
+    def all_weights(self) -> tuple[Weights, ...]:
+        """The default weights, the tagged ones and ``pretrained``, each once."""
+        found = [self.weights, *self.weight_tags.values(), *self.pretrained]
+        return tuple({w.name: w for w in found if w is not None}.values())
 
     def weights_available(self, options: Mapping[str, Any] | None = None) -> bool:
         """True when nothing is needed or the declared file is shipped or cached (unverified)."""
@@ -205,6 +217,8 @@ class MetricSpec(_Spec):
     leaderboard_abs: bool = False
     # The accumulator (distribution kind) has info() -> dict stored beside its value in run.json.
     provides_info: bool = False
+    # The pretrained files the metric loads (a backbone), listed by ``colorbench weights``.
+    pretrained: tuple[Weights, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.fn is None) == (self.factory is None):
@@ -236,6 +250,7 @@ class SegmenterSpec(_Spec):
 
     factory: Callable[..., Any] = field(default=None)  # type: ignore[assignment]
     needs_weights: bool = False
+    pretrained: tuple[Weights, ...] = ()  # the checkpoints it may load (listed by ``colorbench weights``)
 
     def __post_init__(self) -> None:
         if not callable(self.factory):

@@ -32,19 +32,39 @@ class DatasetView:
     metrics: dict[str, dict[str, Any]]  # per-image metric id -> run.json metadata
     extras: dict[str, list[str]] = field(default_factory=dict)  # model -> extra columns with values
     means: dict[str, dict[str, float | None]] = field(default_factory=dict)  # model -> metric -> mean
+    # a score directory: image_id -> (prediction, ground truth) files (the folders it compared)
+    files: dict[str, tuple[Path, Path]] = field(default_factory=dict)
 
     @property
     def image_dir(self) -> Path:
         return self.run_dir / "outputs" / self.name
 
     def image_path(self, model: str, image_id: str) -> Path:
+        if self.files:
+            return self.files[image_id][0] if image_id in self.files else self.run_dir / "missing"
         return self.image_dir / model / f"{image_id}.png"
 
     def gt_path(self, image_id: str) -> Path:
+        if self.files:
+            return self.files[image_id][1] if image_id in self.files else self.run_dir / "missing"
         return self.image_dir / GT_DIR / f"{image_id}.png"
 
     def has_images(self) -> bool:
+        if self.files:
+            return True
         return self.image_dir.is_dir() and any(self.image_dir.rglob("*.png"))
+
+
+def _score_files(manifest: RunManifest) -> dict[str, tuple[Path, Path]]:
+    """The (prediction, ground truth) files a score directory compared, matched again from
+    the folders recorded in run.json (relative paths from the current directory)."""
+    from colorbench.evaluation.scoring import match_files
+
+    pred, gt = Path(manifest.score.get("pred", "")), Path(manifest.score.get("gt", ""))
+    if not (pred.is_dir() and gt.is_dir()):
+        raise ColorbenchError(f"the score compared {pred} with {gt}, which are not both folders here; "
+                              "run the report from the directory score ran in")
+    return {image_id: (p, g) for image_id, p, g in match_files(pred, gt).pairs}
 
 
 def _num(text: str | None) -> float | None:
@@ -91,6 +111,8 @@ def load_run(run_dir: Path) -> tuple[RunManifest, list[DatasetView]]:
             if cols:
                 view.extras[model] = cols
             view.means[model] = means.get((view.name, model), {})
+        if manifest.kind == "score":
+            view.files = _score_files(manifest)
     return manifest, list(views.values())
 
 

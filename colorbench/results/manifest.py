@@ -104,7 +104,7 @@ class RunManifest:
     errors: list[str] = field(default_factory=list)
     started: str | None = None
     finished: str | None = None
-    score: dict[str, Any] = field(default_factory=dict)  # score only: pred, gt, resize_pred, unmatched
+    score: dict[str, Any] = field(default_factory=dict)  # score only: pred, gt, resize_pred, protocol, unmatched
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions, kept as they are
 
     def pair(self, key: str) -> PairRecord:
@@ -140,7 +140,7 @@ class RunManifest:
         write_json(Path(run_dir) / MANIFEST, self.to_dict())
 
 
-SCORE_KEYS = ("pred", "gt", "resize_pred", "unmatched")
+SCORE_KEYS = ("pred", "gt", "resize_pred", "protocol", "unmatched")
 
 
 def read(run_dir: Path) -> RunManifest | None:

@@ -20,10 +20,8 @@ from torch import nn
 
 from colorbench.errors import WeightsUnavailableError
 from colorbench.models.checkpoints import load_checkpoint
-from colorbench.models.weights import torchvision_weights
+from colorbench_ccc.plugin import DENSENET121
 
-DENSENET121 = torchvision_weights("densenet121-a639ec97.pth", "ImageNet DenseNet-121 (torchvision)",
-                                  "torchvision DenseNet121_Weights.IMAGENET1K_V1 (ImageNet-1k classification)")
 DENSENET121_FILE, DENSENET121_URL = DENSENET121.file, DENSENET121.url
 
 

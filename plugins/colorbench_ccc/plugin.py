@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from colorbench import ColorizerSpec, Option, Weights, hookimpl
+from colorbench.models.weights import torchvision_weights
 
 PAPER_MIN_FRACTION = 500 / 109_885_440  # = colorbench_ccc.classes.PAPER_MIN_FRACTION
 HERE = Path(__file__).parent
@@ -22,6 +23,9 @@ WEIGHTS = Weights(
               "optimizer state stripped)"),
     path=HERE / "ccc_tiny_imagenet-sample.pt",
 )
+# the ImageNet encoder a training with pretrained_encoder=true starts from (model.py loads it)
+DENSENET121 = torchvision_weights("densenet121-a639ec97.pth", "ImageNet DenseNet-121 (torchvision)",
+                                  "torchvision DenseNet121_Weights.IMAGENET1K_V1 (ImageNet-1k classification)")
 
 _COMMON: dict[str, Any] = {
     # colour classes (eq. 9-12, Table V)
@@ -101,7 +105,8 @@ def _train(ctx: Any) -> None:
 
 @hookimpl
 def register_colorizers(register: Any) -> None:
-    common = {"needs_weights": True, "weights": WEIGHTS, "configs": CONFIGS, "default_config": "paper"}
+    common = {"needs_weights": True, "weights": WEIGHTS, "configs": CONFIGS, "default_config": "paper",
+              "pretrained": (DENSENET121,)}
     register(ColorizerSpec(
         name="ccc", factory=_build, train=_train, options=DECODE, test_config="tiny", test_overrides=TEST_OVERRIDES,
         description="CCC++ (Gain et al.): DenseNet-121 colour-class classifier, class-weighted CE",

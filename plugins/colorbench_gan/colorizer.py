@@ -11,12 +11,9 @@ from torch import nn
 
 from colorbench.errors import ColorbenchError, WeightsUnavailableError
 from colorbench.models.checkpoints import export_cli, load_checkpoint, save_checkpoint
-from colorbench.models.weights import torchvision_weights
 from colorbench.plugin.specs import Dataset
 from colorbench_gan.model import ResNet18Encoder, build_generator, normalize_ab, normalize_L, to_ab
-
-RESNET18 = torchvision_weights("resnet18-f37072fd.pth", "ImageNet ResNet18 (torchvision)",
-                               "torchvision ResNet18_Weights.IMAGENET1K_V1 (ImageNet-1k classification)")
+from colorbench_gan.plugin import RESNET18
 
 # Config keys that fix the generator's architecture (read from a checkpoint, never from the CLI).
 ARCH_KEYS = ("generator", "unet_downs", "ngf", "dropout", "resnet_width", "ndf", "d_layers")

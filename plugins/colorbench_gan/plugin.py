@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from colorbench import ColorizerSpec, Option, Weights, hookimpl
+from colorbench.models.weights import torchvision_weights
 
 HERE = Path(__file__).resolve().parent
 WEIGHTS_FILE = "gan_tiny_imagenet_sample.pt"
@@ -27,6 +28,9 @@ WEIGHTS = Weights(
     ),
     path=HERE / WEIGHTS_FILE,
 )
+# the ImageNet encoder a training with pretrained_encoder=true starts from (colorizer.py loads it)
+RESNET18 = torchvision_weights("resnet18-f37072fd.pth", "ImageNet ResNet18 (torchvision)",
+                               "torchvision ResNet18_Weights.IMAGENET1K_V1 (ImageNet-1k classification)")
 
 _COMMON: dict[str, Any] = {
     "generator": "resnet18-unet",  # or "unet" (the paper's pix2pix baseline)
@@ -96,6 +100,7 @@ def register_colorizers(register: Any) -> None:
         description="pix2pix cGAN, ResNet18 U-Net generator, L1 pretraining then cGAN+100·L1 (seed 002)",
         needs_weights=True,
         weights=WEIGHTS,
+        pretrained=(RESNET18,),
         options=(Option("dropout_at_inference", bool, False,
                         "unet generator: keep dropout on at test time as pix2pix does"),
                  Option("inference_size", int, -1,

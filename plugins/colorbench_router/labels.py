@@ -83,7 +83,7 @@ def run_pool(ctx: Any, pool: list[str], cfg: dict[str, Any]) -> tuple[PoolScores
         checkpoints=checkpoints, options=sets, data_root=ctx.data_root, out=str(ctx.out_dir),
         name=LABEL_RUN, resume=True, seed=ctx.seed, strict=True,
     )
-    runner = Runner(run_cfg, regs, ctx.reporter)
+    runner = Runner(run_cfg, regs, ctx.reporter, sharded=False)  # rank 0 alone labels
     result = runner.run()
     for line in result.errors:
         ctx.reporter.warn(f"router labelling: {line}")

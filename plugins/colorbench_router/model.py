@@ -10,11 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorbench.models.checkpoints import load_checkpoint
-from colorbench.models.weights import torchvision_weights
+from colorbench_router.plugin import IMAGENET
 
-# torchvision's MobileNet_V2_Weights.IMAGENET1K_V1 file in $TORCH_HOME/hub/checkpoints
-IMAGENET = torchvision_weights("mobilenet_v2-b0353104.pth", "ImageNet MobileNetV2 (torchvision)",
-                               "torchvision MobileNet_V2_Weights.IMAGENET1K_V1 (ImageNet-1k classification)")
 IMAGENET_FILE = IMAGENET.file
 HEAD = (256, 100, 50)
 _MEAN = (0.485, 0.456, 0.406)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from colorbench import ColorizerSpec, Weights, hookimpl
+from colorbench.models.weights import torchvision_weights
 
 HERE = Path(__file__).resolve().parent
 WEIGHTS_FILE = "router_ccc_gan_imagenet_sample.pt"
@@ -30,6 +31,10 @@ WEIGHTS = Weights(
     ),
     path=HERE / WEIGHTS_FILE,
 )
+# torchvision's MobileNet_V2_Weights.IMAGENET1K_V1 file in $TORCH_HOME/hub/checkpoints: the
+# backbone a training with pretrained=true starts from (model.py loads it)
+IMAGENET = torchvision_weights("mobilenet_v2-b0353104.pth", "ImageNet MobileNetV2 (torchvision)",
+                               "torchvision MobileNet_V2_Weights.IMAGENET1K_V1 (ImageNet-1k classification)")
 
 _COMMON: dict[str, Any] = {
     "pool": "ccc,gan",  # comma-separated colorizer names (any registered ones; two or more)
@@ -92,6 +97,7 @@ def register_colorizers(register: Any) -> None:
         description="best-colorizer router: MobileNetV2 picks one pool member per image, only it runs (seed 001)",
         needs_weights=True,
         weights=WEIGHTS,
+        pretrained=(IMAGENET,),
         train=_train,
         configs=CONFIGS,
         default_config="paper",

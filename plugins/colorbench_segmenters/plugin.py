@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from colorbench import Option, SegmenterSpec, hookimpl
+from colorbench_segmenters.sam import WEIGHTS as SAM_WEIGHTS
 
 
 def _slic(device: Any = "cpu", **options: Any) -> Any:
@@ -29,7 +30,7 @@ def register_segmenters(register: Any) -> None:
                  Option("sigma", float, 1.0, "Gaussian pre-smoothing")),
     ))
     register(SegmenterSpec(
-        name="sam", factory=_sam, needs_weights=True,
+        name="sam", factory=_sam, needs_weights=True, pretrained=tuple(SAM_WEIGHTS.values()),
         description="Segment Anything automatic masks (segment-anything; vit_b default)",
         options=(Option("checkpoint", str, "", "SAM checkpoint (default: torch hub cache, official file name)"),
                  Option("model_type", str, "vit_b", "vit_b, vit_l or vit_h", choices=("vit_b", "vit_l", "vit_h")),
