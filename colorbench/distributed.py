@@ -43,21 +43,24 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def setup(device: torch.device, timeout_s: float | None = None) -> DistInfo:
-    """Join the process group when launched with torchrun (NCCL on CUDA, gloo on the CPU;
-    ``timeout_s`` for collectives, the backend's default when None); idempotent."""
+def setup(device: torch.device, timeout_s: float | None = None, backend: str | None = None) -> DistInfo:
+    """Join the process group when launched with torchrun; idempotent. ``backend``: NCCL on
+    CUDA and gloo on the CPU by default; evaluation passes gloo (its collectives move a few
+    Python objects per pair, and gloo lets several ranks share one GPU). Each rank takes the
+    GPU ``LOCAL_RANK`` modulo the GPUs it sees. ``timeout_s`` bounds every collective (the
+    backend's default when None)."""
     if not launched():
         return DistInfo(device=device)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
-        device = torch.device("cuda", local)
+        device = torch.device("cuda", local % max(1, torch.cuda.device_count()))
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         from datetime import timedelta
 
         kwargs = {"timeout": timedelta(seconds=timeout_s)} if timeout_s else {}
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", **kwargs)
+        dist.init_process_group(backend or ("nccl" if device.type == "cuda" else "gloo"), **kwargs)
     return DistInfo(rank, world, local, device)
 
 

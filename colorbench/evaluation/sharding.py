@@ -44,11 +44,12 @@ class Shard:
 
     @classmethod
     def join(cls, run_dir: Path, device: torch.device) -> Shard:
-        """Join torchrun's process group when launched by it (NCCL on CUDA, where each rank
-        takes the GPU of its LOCAL_RANK; gloo on the CPU); one rank of one otherwise.
+        """Join torchrun's process group when launched by it (gloo, on the CPU and with GPUs:
+        the ranks exchange a few objects per pair; each rank computes on the GPU of its
+        LOCAL_RANK, several ranks may share one); one rank of one otherwise.
         ``$COLORBENCH_DIST_TIMEOUT`` (seconds) bounds every wait for the other ranks."""
         timeout = float(os.environ.get(TIMEOUT_ENV, "0") or 0) or None
-        return cls(run_dir, distributed.setup(device, timeout))
+        return cls(run_dir, distributed.setup(device, timeout, backend="gloo"))
 
     @property
     def is_main(self) -> bool:
