@@ -242,3 +242,23 @@ def test_two_nodes_rendezvous_on_localhost_like_one_process(folder: Path, tmp_pa
         assert [{k: v for k, v in r.items() if k not in TIMING} for r in a] == \
             [{k: v for k, v in r.items() if k not in TIMING} for r in b]
     assert sum(o[0].count("run directory:") for o in outs) == 1  # rank 0 alone reports
+
+
+def test_evaluation_ranks_share_one_gpu_over_gloo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """2 ranks on a 1-GPU machine: rank 1 takes cuda:0 (LOCAL_RANK mod GPUs) and evaluation
+    joins with gloo (NCCL refuses two ranks on one GPU); training keeps NCCL on CUDA."""
+    import torch.distributed as dist
+
+    calls: list[str] = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: calls.append(f"set {d}"))
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend, **kw: calls.append(backend))
+    shard = Shard.join(tmp_path, torch.device("cuda"))
+    assert shard.device == torch.device("cuda", 0) and calls == ["set cuda:0", "gloo"]
+    assert not shard.is_main and shard.label == " (rank 1 of 2)"
+    distributed.setup(torch.device("cuda"))
+    assert calls[-1] == "nccl"
