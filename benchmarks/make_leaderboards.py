@@ -119,8 +119,8 @@ export COLORBENCH_DATA=../shared/data      # imagenet-sample, cbsd68, flowers-re
 ```
 
 (or all at once: `COLORBENCH_DATA=../shared/data .venv/bin/python benchmarks/make_leaderboards.py`).
-The suites are [benchmarks/quick.yaml](../benchmarks/quick.yaml) (the embedded `samples`
-photos) and [benchmarks/cpu-real.yaml](../benchmarks/cpu-real.yaml) (imagenet-sample's
+The suites are [colorbench/benchmarks/quick.yaml](../colorbench/benchmarks/quick.yaml) (the embedded `samples`
+photos) and [colorbench/benchmarks/cpu-real.yaml](../colorbench/benchmarks/cpu-real.yaml) (imagenet-sample's
 held-out 10% test split, all of cbsd68, the 10% test split of flowers-recognition at
 128x128); both use the weight-free metrics. Scoring from scratch takes about
 {', '.join(f'{scoring_minutes(args.runs / s):.1f} min ({s})' for s in SUITES)} on this machine

@@ -1,4 +1,4 @@
-"""Benchmark suites (benchmarks/*.yaml, ``run --benchmark``): loading, include, validation
+"""Benchmark suites (colorbench/benchmarks/*.yaml, ``run --benchmark``): loading, include, validation
 errors, per-dataset protocols reaching the engine, subsets, and the shipped suites' names."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The GPU check's evaluation steps (training is check_train.py): each takes the Check and
-returns an Outcome. Evaluations run the CPU leaderboards' suite (benchmarks/cpu-real.yaml)
+returns an Outcome. Evaluations run the CPU leaderboards' suite (colorbench/benchmarks/cpu-real.yaml)
 on the bundle's copy of its held-out images (COLORBENCH_DATA=BUNDLE/data)."""
 
 from __future__ import annotations

@@ -4,14 +4,14 @@
 
 writes ``benchmarks/gpu/_bundle/`` (idempotent: files already there are kept):
 
-  wheels/   the dependencies the GPU machine lacks (pyproject's pins, cp312 manylinux
+  wheels/   the dependencies the GPU machine lacks (pyproject's dependencies, cp312 manylinux
             x86_64 or pure-Python wheels) and whatever their Requires-Dist adds that is
             not preinstalled there
   data/     imagenet-sample: a spread of its train split and of its val split, re-encoded
             (JPEG, short side <= 256), and its whole held-out test split byte for byte;
             cbsd68: every image re-encoded as JPEG at its own size; flowers-recognition:
             its held-out test split byte for byte. Splits are the ``folder`` dataset's
-            seeded hash split of the ids, so ``split: test`` of benchmarks/cpu-real.yaml
+            seeded hash split of the ids, so ``split: test`` of colorbench/benchmarks/cpu-real.yaml
             selects the same images here as on ../shared/data.
   MANIFEST.json   what was made, and the options
 

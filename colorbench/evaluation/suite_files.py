@@ -23,12 +23,15 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 # ------------------------------------------------------------------ finding suites
+BUILTIN_DIR = Path(__file__).resolve().parents[1] / "benchmarks"  # package data: ships in the wheel
+
+
 def search_dirs() -> list[Path]:
     """Where ``--benchmark NAME`` looks: $COLORBENCH_BENCHMARKS (os.pathsep-separated),
-    ./benchmarks, then the benchmarks/ folder of the colorbench source tree."""
+    ./benchmarks, then the suites installed with colorbench (``colorbench/benchmarks``)."""
     dirs = [Path(p) for p in os.environ.get("COLORBENCH_BENCHMARKS", "").split(os.pathsep) if p]
     dirs.append(Path.cwd() / "benchmarks")
-    dirs.append(Path(__file__).resolve().parents[2] / "benchmarks")
+    dirs.append(BUILTIN_DIR)
     out: list[Path] = []
     for d in dirs:
         if d.is_dir() and d.resolve() not in out:
@@ -90,6 +93,24 @@ def as_mapping(value: Any, where: str) -> dict[str, Any]:
     return dict(value)
 
 
+def include_folders(name: str, including: Path) -> list[Path]:
+    """Where an ``include`` is looked for: beside the including file, then (a bare file
+    name) the search directories, so your suites can include the built-in
+    ``_shipped_models.yaml`` or ``cpu-real.yaml``."""
+    return [including.parent, *(search_dirs() if Path(name).name == name else [])]
+
+
+def include_path(name: str, including: Path) -> Path | None:
+    """The file an ``include`` names (``.yaml`` may be left off), or None."""
+    for folder in include_folders(name, including):
+        candidate = (folder / name).resolve()
+        if not candidate.is_file() and candidate.suffix not in SUFFIXES:
+            candidate = candidate.with_suffix(".yaml")
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def read_with_includes(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], list[Path]]:
     """The file's mapping with its includes merged in, and every file read."""
     import yaml
@@ -121,11 +142,11 @@ def read_with_includes(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, A
     merged: dict[str, Any] = {}
     files = [path]
     for inc in includes or []:
-        inc_path = (path.parent / expand_vars(inc, f"{path}: include")).resolve()
-        if not inc_path.is_file() and inc_path.suffix not in SUFFIXES:
-            inc_path = inc_path.with_suffix(".yaml")
-        if not inc_path.is_file():
-            raise ColorbenchError(f"{path}: include {inc!r}: no such file ({inc_path})")
+        name = expand_vars(inc, f"{path}: include")
+        inc_path = include_path(name, path)
+        if inc_path is None:
+            where = ", ".join(str(d) for d in include_folders(name, path))
+            raise ColorbenchError(f"{path}: include {inc!r}: no such file (looked in {where})")
         base, base_files = read_with_includes(inc_path, (*chain, path))
         base.pop("name", None)  # a variant never inherits the base's name
         merged = merge_suites(merged, base)

@@ -21,7 +21,8 @@ A suite file::
 
 ``include`` merges top-level keys: the including file's keys replace the included ones
 (mappings such as ``protocol`` and ``run`` are merged key by key; lists are replaced).
-Relative paths (include, checkpoints) are relative to the file that names them;
+Relative paths (include, checkpoints) are relative to the file that names them (an include's
+bare file name not found there comes from the search folders, e.g. the built-in fragments);
 ``${VAR}`` and ``~`` are expanded in dataset names and checkpoint paths.
 """
 
