@@ -248,6 +248,12 @@ def run_quick(bin_dir: Path, work: Path) -> dict:
     assert Path(api["file"]).is_relative_to(site) and {"cpsnr", "ssim", "colorfulness"} <= set(api["metrics"])
     assert api["frame"].startswith("pandas") and api["status"] == ["ok", "ok"] and api["n"] == 2
     assert api["version"] == tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    # docs/api.md's examples, in order, as one script of the installed package (their asserts hold)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "api.md").read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 6
+    (work / "api_examples.py").write_text("\n".join(blocks), encoding="utf-8")
+    sh([str(bin_dir / "python"), str(work / "api_examples.py")], work)
+    assert (work / "runs" / "api-demo" / "summary.csv").is_file()
     return api
 
 
