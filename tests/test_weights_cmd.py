@@ -241,3 +241,15 @@ def test_builtin_plugins_declare_backbones_sam_and_encoders() -> None:
     (ccc,) = select(declared(regs), ["ccc.tiny_imagenet-sample"])
     assert ccc.status == "shipped" and ccc.weights.url is None
     assert [e.weights.name for e in select(declared(regs), ["sam_vit_h"])] == ["sam-vit-h"]
+
+
+def test_run_without_models_names_the_colorizers_it_skipped(cli, fake, hub: Path, tmp_path: Path) -> None:
+    """A plain `run` says which colorizer it left out for missing weights, with the file, the
+    download command and the cache folder; with the file in place (or with --models) no such line."""
+    args = ("run", "--datasets", "samples", "--metrics", "mse", "--limit", "1", "--size", "32",
+            "--workers", "0", "-q", "--out", str(tmp_path / "runs"))
+    result = cli(*args, "--name", "a")
+    line = next(x for x in result.output.splitlines() if "skipped colorizers without weights" in x)
+    assert "fakenet (fakenet_demo.pt: absent" in line and "colorbench weights download fakenet-demo" in line
+    assert str(hub) in result.output.replace("\n", "")
+    assert "skipped colorizers" not in cli(*args, "--name", "b", "--models", "gray").output
