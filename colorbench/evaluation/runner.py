@@ -158,8 +158,12 @@ class Runner:
         previous = read_manifest(run_dir) if cfg.resume else None
         extra_cols = [c for m in self.models for c in m.extra_columns]
         opened: list[results.PerImageWriter] = []  # rank 0's writer; the ranks share its columns
-        columns = self.shard.on_main(lambda: opened.append(
-            self._open_rows(per_image_path, [*self.per_image_ids, *extra_cols])) or opened[0].columns)
+
+        def open_rows() -> list[str]:
+            opened.append(self._open_rows(per_image_path, [*self.per_image_ids, *extra_cols]))
+            return opened[0].columns
+
+        columns = self.shard.on_main(open_rows)
         writer = opened[0] if opened else None
         metric_meta = self.metric_set.metadata()
         manifest = RunManifest(
@@ -176,6 +180,7 @@ class Runner:
         self.manifest = manifest
         self._save()
         order: dict[tuple[str, str, str], tuple[int, int]] = {}  # key -> (pair, image) position
+        pair_no = 0
         for entry, ds in zip(cfg.datasets, self.datasets, strict=True):
             proto = protocol_for(cfg, entry)
             dataset = self._build_dataset(ds, proto)
@@ -189,8 +194,8 @@ class Runner:
             fingerprint = {**ds.fingerprint, "options": self.options.get(ds.spec.name, {}),
                            "root": resolved_root(ds.root(cfg.data_root))}
             for spec in self.models:
-                pair_no = len({k[:2] for k in order})
                 order.update({(ds.name, spec.name, i): (pair_no, k) for k, i in enumerate(ids[:n])})
+                pair_no += 1
                 self._run_pair(ds.name, fingerprint, proto, dataset, ids[:n], spec, writer, columns)
                 self._save()
         self.shard.barrier()  # every rank's rows and error log are on disk
