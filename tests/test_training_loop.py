@@ -190,3 +190,33 @@ def test_two_processes_stop_and_resume_like_an_uninterrupted_pair(tmp_path: Path
     for rank in (0, 1):
         _assert_same(torch.load(tmp_path / "a" / f"rank{rank}.pt", weights_only=True),
                      torch.load(tmp_path / "b" / f"rank{rank}.pt", weights_only=True))
+
+
+@pytest.mark.slow
+def test_two_nodes_rendezvous_on_localhost_train_like_one_process(tmp_path: Path) -> None:
+    """Two torchrun invocations (``--nnodes 2``, one process each, c10d rendezvous on
+    127.0.0.1) train through one shared output folder like 1 process x B."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp_toy.py"
+    script.write_text(DDP_SCRIPT)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"127.0.0.1:{s.getsockname()[1]}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(r),
+                               "--nproc_per_node", "1", "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint,
+                               "--rdzv_id", "cb-train", str(script), str(tmp_path / "ddp"), str(Path(__file__).parent),
+                               "0.0", "0", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for r in range(2)]
+    outs = [n.communicate(timeout=300) for n in nodes]
+    assert [n.returncode for n in nodes] == [0, 0], [o[1][-2000:] for o in outs]
+    r0 = torch.load(tmp_path / "ddp" / "rank0.pt", weights_only=True)
+    _assert_same(r0, torch.load(tmp_path / "ddp" / "rank1.pt", weights_only=True))
+    single = toy.weights(toy.train(toy.context(tmp_path / "one", dropout=0.0)))
+    for k, v in single.items():
+        torch.testing.assert_close(r0[k], v, rtol=0, atol=1e-6, msg=k)
+    assert load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")["world_size"] == 2
