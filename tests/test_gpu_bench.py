@@ -204,3 +204,10 @@ def test_smoke_run_on_the_cpu_passes_every_step_with_sane_figures(tmp_path: Path
     assert "ccc (trained)" in board and "ccc (shipped)" in board
     assert (out / "index.md").exists() and "| ccc | train |" in (out / "perf.md").read_text()
     assert "Smoke run on the CPU" in (out / "README.md").read_text()
+
+
+def test_bundled_wheels_are_the_locked_versions() -> None:
+    """prepare.py downloads the lock's exact versions of what the GPU machine lacks."""
+    pins = prepare.locked(ROOT / "requirements" / "lock.txt")
+    assert pins["torch-fidelity"] == "torch-fidelity==0.4.0" and pins["lpips"] == "lpips==0.1.4"
+    assert pins["torch"] == "torch==2.14.1"  # the x86_64 line, not aarch64's

@@ -77,16 +77,33 @@ def wheel_name(wheel: Path) -> str:
     return canonical(wheel.name.split("-")[0])
 
 
+def locked(lock: Path) -> dict[str, str]:
+    """name -> the exact ``name==version`` the lock file pins for the GPU machine."""
+    from packaging.requirements import Requirement
+
+    out = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate(TARGET):
+                out[canonical(req.name)] = f"{req.name}{req.specifier}"
+    return out
+
+
 def download_wheels(dest: Path) -> list[Path]:
-    """pyproject's dependencies missing on the GPU machine, then their missing requirements."""
+    """pyproject's dependencies missing on the GPU machine, then their missing requirements,
+    each at the version requirements/lock.txt pins (the one the tests ran with)."""
     dest.mkdir(parents=True, exist_ok=True)
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = locked(ROOT / "requirements" / "lock.txt")
     todo, done = missing_requirements(deps), set()
     while todo:
         name, req = todo.pop(0)
         if name in done:
             continue
         done.add(name)
+        req = pins.get(name, req)
         have = [w for w in dest.glob("*.whl") if wheel_name(w) == name]
         if not have:
             platforms = [a for p in PLATFORMS for a in ("--platform", p)]
