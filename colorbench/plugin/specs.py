@@ -219,6 +219,10 @@ class MetricSpec(_Spec):
     provides_info: bool = False
     # The pretrained files the metric loads (a backbone), listed by ``colorbench weights``.
     pretrained: tuple[Weights, ...] = ()
+    # The definition's version: bump it when the numbers a metric gives change (another
+    # convention, window, scale), so results computed under different definitions are
+    # never ranked together (recorded in every result's protocol fingerprint).
+    version: str = "1"
 
     def __post_init__(self) -> None:
         if (self.fn is None) == (self.factory is None):
