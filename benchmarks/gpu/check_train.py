@@ -29,7 +29,7 @@ MODEL_SETS: dict[str, dict[str, Any]] = {
     "semantic": {"labels": "pseudo", "val_images": 32},  # image folders have no semantic maps
 }
 # The probe only measures step times: a smaller data preparation will do.
-PROBE_SETS: dict[str, dict[str, Any]] = {"ccc": {"fit_limit": 64}, "router": {"label_limit": 64},
+PROBE_SETS: dict[str, dict[str, Any]] = {"ccc": {"fit_images": 64}, "router": {"label_limit": 64},
                                          "semantic": {"pseudo_fit_images": 32}}
 
 
