@@ -78,7 +78,12 @@ def test_icnr_upsampling_starts_as_nearest_neighbour() -> None:
     assert y.shape == (1, 4, 10, 10)
     torch.testing.assert_close(y, torch.nn.functional.interpolate(y[..., ::2, ::2], scale_factor=2))
     block = UnetBlock(16, 6, final_div=False)
-    assert block(torch.randn(2, 16, 4, 4), torch.randn(2, 6, 8, 8)).shape == (2, 7, 8, 8)
+    x, skip = torch.randn(2, 16, 4, 4), torch.randn(2, 6, 8, 8) * 3 + 2
+    out = block(x, skip)
+    assert out.shape == (2, 7, 8, 8)
+    with torch.no_grad():  # the skip goes through the block's BatchNorm: shifting it shifts the output
+        block.bn.bias += 1.0
+    assert not torch.allclose(block(x, skip), out)
 
 
 class _Const(torch.nn.Module):
