@@ -44,12 +44,16 @@ def score_command(
     from colorbench import results
     from colorbench.cli.run_cmd import print_summary
     from colorbench.device import resolve_device
+    from colorbench.evaluation.config import check_number
     from colorbench.evaluation.scoring import score_dirs
     from colorbench.evaluation.selection import resolve_metrics, unavailable_note
     from colorbench.plugin.manager import check_strict
     from colorbench.plugin.options import resolve_options
     from colorbench.reporting import Reporter
 
+    check_number(batch_size, "--batch-size", 1)
+    check_number(workers, "--workers", 0, 64, optional=True)
+    check_number(size, "--size", 8)
     reporter = Reporter(quiet=quiet)
     regs = registries()
     if strict:

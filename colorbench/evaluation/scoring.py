@@ -55,10 +55,8 @@ def match_files(pred_dir: Path, gt_dir: Path) -> Match:
             raise ColorbenchError(f"{what} {d}: not a directory")
     pred_ids, pred_files = list_image_files(pred_dir)
     gt_ids, gt_files = list_image_files(gt_dir)
-    # match on the path without extension even where one side kept its extension
-    strip = lambda i: i.rsplit(".", 1)[0] if "." in i.rsplit("/", 1)[-1] else i  # noqa: E731
-    pred = {strip(i): f for i, f in zip(pred_ids, pred_files, strict=True)}
-    gt = {strip(i): f for i, f in zip(gt_ids, gt_files, strict=True)}
+    pred = dict(zip(pred_ids, pred_files, strict=True))
+    gt = dict(zip(gt_ids, gt_files, strict=True))
     pairs = [(i, pred[i], gt[i]) for i in sorted(pred) if i in gt]
     return Match(pairs, sorted(set(pred) - set(gt)), sorted(set(gt) - set(pred)))
 

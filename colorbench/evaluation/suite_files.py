@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from colorbench.bounded_yaml import load_yaml
 from colorbench.errors import ColorbenchError
 
 SUFFIXES = (".yaml", ".yml")
@@ -119,7 +120,7 @@ def read_with_includes(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, A
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ColorbenchError(f"{path}: include cycle ({cycle})")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path, "benchmark suite")
     except OSError as exc:
         raise ColorbenchError(f"{path}: cannot read benchmark suite ({exc.strerror})") from None
     except yaml.YAMLError as exc:

@@ -1,0 +1,37 @@
+"""Names that become paths inside a run directory: the run's name (a suite's ``name``),
+dataset and model names, and image ids (``outputs/<dataset>/<model>/<id>.png``). Each is
+checked before anything is written, so that no name reaches outside the run directory."""
+
+from __future__ import annotations
+
+from colorbench.errors import ColorbenchError
+
+
+def _problem(part: str) -> str | None:
+    if part == "":
+        return "an empty path component"
+    if part in (".", ".."):
+        return f"the path component {part!r}"
+    return None
+
+
+def check_name(name: str, what: str) -> str:
+    """``name`` when it is one plain path component (no separator, ``.``/``..``, NUL or
+    absolute path); else one ColorbenchError naming ``what``."""
+    why = ("a NUL byte" if "\0" in name else "a path separator" if "/" in name or "\\" in name
+           else _problem(name))
+    if why:
+        raise ColorbenchError(f"{what} {name!r}: contains {why}; use a plain name (letters, digits, -, _, .)")
+    return name
+
+
+def check_image_id(image_id: str, where: str) -> str:
+    """``image_id`` when it is a relative posix path that stays below its folder (no NUL,
+    backslash, absolute path, ``.``/``..`` or empty component); else one ColorbenchError."""
+    why = ("a NUL byte" if "\0" in image_id else "a backslash" if "\\" in image_id
+           else "an absolute path" if image_id.startswith("/")
+           else next(filter(None, map(_problem, image_id.split("/"))), None))
+    if why:
+        raise ColorbenchError(f"{where}: image id {image_id!r} contains {why}, which could write outside "
+                              "the run directory; fix the dataset's file list")
+    return image_id
