@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from colorbench.errors import ColorbenchError
-from colorbench.results.names import check_name
 from colorbench.evaluation.suite_files import (
     DATASET_KEYS,
     MODEL_KEYS,
@@ -51,6 +50,7 @@ from colorbench.evaluation.suite_files import (
     read_with_includes,
     search_dirs,
 )
+from colorbench.results.names import check_name
 
 __all__ = ["DatasetEntry", "ModelEntry", "Suite", "available", "load", "locate", "restrict", "run_settings",
            "search_dirs"]
