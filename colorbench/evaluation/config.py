@@ -10,6 +10,7 @@ from typing import Any
 
 from colorbench.errors import ColorbenchError
 from colorbench.evaluation.protocol import RESIZE_MODES
+from colorbench.results.names import check_name
 
 
 @dataclass
@@ -113,6 +114,8 @@ def _check_types(config: RunConfig) -> None:
 def validate(config: RunConfig) -> None:
     """One clear line for a protocol setting no run can use (before anything is written)."""
     _check_types(config)
+    if config.name is not None:  # a suite's name too: never a path out of --out
+        check_name(config.name, "run name")
     if config.resize not in RESIZE_MODES:
         raise ColorbenchError(f"--resize {config.resize!r}: choose one of {', '.join(RESIZE_MODES)}")
     if config.size < 8 and config.resize != "none":

@@ -47,7 +47,7 @@ from colorbench.reporting.console import Reporter
 from colorbench.results.lock import run_dir_lock
 from colorbench.results.manifest import PairRecord, RunManifest
 from colorbench.results.manifest import read as read_manifest
-from colorbench.results.names import check_image_id, check_name
+from colorbench.results.names import check_dataset
 from colorbench.results.provenance import environment, now
 from colorbench.results.summary import summarize, write_summary
 
@@ -79,8 +79,6 @@ class Runner:
         if config.strict:  # a plugin skipped for an error or an entry refused: exit 2
             check_strict(regs)
         self.cfg, self.regs = config, regs
-        if config.name is not None:  # a suite's name too: never a path out of --out
-            check_name(config.name, "run name")
         # named once: a timestamped name must not move between calls
         self._dir = Path(config.out) / (config.name or datetime.now().strftime("%Y%m%d-%H%M%S"))
         # under torchrun: join the ranks (each takes its LOCAL_RANK's GPU); only rank 0 talks
@@ -192,14 +190,9 @@ class Runner:
                 continue
             ids = [str(i) for i in dataset.ids]
             try:  # ids and names become paths under outputs/: none may leave the run directory
-                check_name(ds.name, "dataset name")
-                for i in ids:
-                    check_image_id(i, f"dataset {ds.name!r}")
+                check_dataset(ds.name, ids)
             except ColorbenchError as exc:
                 self._fail(str(exc))
-                continue
-            if len(set(ids)) != len(ids):
-                self._fail(f"dataset {ds.name!r}: image ids are not unique; rows could not be keyed")
                 continue
             n = len(ids) if proto.limit is None else min(proto.limit, len(ids))
             fingerprint = {**ds.fingerprint, "options": self.options.get(ds.spec.name, {}),

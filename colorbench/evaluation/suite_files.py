@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from colorbench.bounded_yaml import load_yaml
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.bounded_yaml import load_yaml
 
 SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = ("name", "version", "description", "include", "protocol", "datasets", "models",

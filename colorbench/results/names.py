@@ -35,3 +35,13 @@ def check_image_id(image_id: str, where: str) -> str:
         raise ColorbenchError(f"{where}: image id {image_id!r} contains {why}, which could write outside "
                               "the run directory; fix the dataset's file list")
     return image_id
+
+
+def check_dataset(name: str, ids: list[str]) -> None:
+    """One ColorbenchError unless the dataset's name and every id are safe paths and the
+    ids are unique (rows are keyed on them)."""
+    check_name(name, "dataset name")
+    for image_id in ids:
+        check_image_id(image_id, f"dataset {name!r}")
+    if len(set(ids)) != len(ids):
+        raise ColorbenchError(f"dataset {name!r}: image ids are not unique; rows could not be keyed")

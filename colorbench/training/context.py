@@ -81,7 +81,7 @@ def resolve_train_config(spec: ColorizerSpec, config: str | None, overrides: Map
                          sets: Sequence[str] = ()) -> dict[str, Any]:
     """The plugin's named config (or a YAML/JSON file), then CLI overrides, then --set."""
     if config and Path(config).is_file():
-        from colorbench.bounded_yaml import load_yaml
+        from colorbench.evaluation.bounded_yaml import load_yaml
 
         loaded = load_yaml(Path(config), "--config file") or {}
         if not isinstance(loaded, dict):
