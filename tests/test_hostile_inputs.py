@@ -107,3 +107,13 @@ def test_colorize_flags_bad_outputs_without_writing_them(cli, tmp_path: Path, mo
     result = cli("colorize", model, photo, "--out", tmp_path / "out", "--size", "16", ok=False)
     assert result.exit_code == 1 and needle in result.output and "Traceback" not in result.output, result.output
     assert "wrote 0 images" in result.output and not list(tmp_path.glob("out/*.png"))
+
+
+def test_checkpoint_over_the_size_limit_is_refused_before_loading(tmp_path: Path, monkeypatch) -> None:
+    from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
+
+    path = save_checkpoint({"w": torch.zeros(64)}, tmp_path / "c.pt")
+    assert load_checkpoint(path)["w"].shape == (64,)
+    monkeypatch.setenv("COLORBENCH_MAX_CHECKPOINT_BYTES", "100")
+    with pytest.raises(ColorbenchError, match=r"c\.pt: \d+ bytes is over the limit of 100"):
+        load_checkpoint(path)

@@ -59,7 +59,7 @@ def test_score_keeps_every_dotted_name_and_refuses_extension_collisions(tmp_path
         match_files(tmp_path / "pred", tmp_path / "gt")
 
 
-@pytest.mark.parametrize("bad", ["../x", "/abs/path", "a/b", "..", ".", "", "a\0b", "a\\b"])
+@pytest.mark.parametrize("bad", ["../x", "/abs/path", "a/b", "..", ".", "", "a\0b", "a\\b", LATIN1])
 def test_run_names_that_are_paths_are_refused(bad: str) -> None:
     with pytest.raises(ColorbenchError, match="run name"):
         check_name(bad, "run name")

@@ -15,11 +15,20 @@ def _problem(part: str) -> str | None:
     return None
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: a file name's undecodable bytes
+        return False
+    return True
+
+
 def check_name(name: str, what: str) -> str:
-    """``name`` when it is one plain path component (no separator, ``.``/``..``, NUL or
-    absolute path); else one ColorbenchError naming ``what``."""
+    """``name`` when it is one plain path component (no separator, ``.``/``..``, NUL,
+    absolute path or non-UTF-8 bytes: names reach summaries and leaderboards, which are
+    UTF-8); else one ColorbenchError naming ``what``."""
     why = ("a NUL byte" if "\0" in name else "a path separator" if "/" in name or "\\" in name
-           else _problem(name))
+           else "bytes that are not UTF-8" if not _is_utf8(name) else _problem(name))
     if why:
         raise ColorbenchError(f"{what} {name!r}: contains {why}; use a plain name (letters, digits, -, _, .)")
     return name
