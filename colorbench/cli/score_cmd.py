@@ -31,7 +31,7 @@ def score_command(
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when every image failed)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Score predictions against ground truths matched by relative path without extension.
+    """Score predictions against ground truths matched by relative path minus its image extension.
 
     Writes per_image.csv and summary.csv like `run` (dataset `score`, model = the pred
     folder's name). Unmatched files are listed. With --resize crop|stretch the ground truths

@@ -1,7 +1,7 @@
 """``colorbench score``: metrics on existing outputs, no model run.
 
-Predictions and ground truths are matched by relative path without extension. The
-results directory has the same per_image.csv / summary.csv / errors.log as a run (dataset
+Predictions and ground truths are matched by relative path minus its one image extension
+(ids that collide are an error). The results directory has the same per_image.csv / summary.csv / errors.log as a run (dataset
 ``score``, model = the name of the prediction folder): the files are read into loader Items
 and go through the one batch scorer of ``run``, so the numbers are ``run``'s exactly.
 """
@@ -42,7 +42,7 @@ DATASET = "score"
 
 @dataclass
 class Match:
-    """Files matched by relative path without extension, and those without a partner."""
+    """Files matched by relative path minus its image extension, and those without a partner."""
 
     pairs: list[tuple[str, Path, Path]]
     only_pred: list[str]
