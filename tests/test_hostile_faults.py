@@ -200,3 +200,11 @@ def test_suite_values_of_the_wrong_type_are_one_line(cli, tmp_path: Path, body: 
     result = cli("run", "--benchmark", suite, "--out", tmp_path / "runs", "-q", ok=False)
     assert result.exit_code == 2 and needle in result.output and "Traceback" not in result.output, result.output
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("args,needle", [(["--workers", "-1"], "--workers -1"), (["-b", "0"], "--batch-size 0")])
+def test_score_bad_numbers_are_one_line(cli, tmp_path: Path, args: list[str], needle: str) -> None:
+    make_folder(tmp_path / "p", 1, size=(8, 8))
+    result = cli("score", "--pred", tmp_path / "p", "--gt", tmp_path / "p", "--out", tmp_path / "o", *args, ok=False)
+    assert result.exit_code == 2 and result.output.startswith(f"error: {needle}") and result.output.count("\n") == 1
+    assert not (tmp_path / "o").exists()
