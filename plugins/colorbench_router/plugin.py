@@ -38,6 +38,8 @@ IMAGENET = torchvision_weights("mobilenet_v2-b0353104.pth", "ImageNet MobileNetV
 
 _COMMON: dict[str, Any] = {
     "pool": "ccc,gan",  # comma-separated colorizer names (any registered ones; two or more)
+    "label_split": "val",  # labels from images no member was trained on ('': the training split)
+    "allow_overlap": False,  # true: label even on images a member was trained on (recorded)
     "label_metric": "cpsnr",  # per-image metric that picks the best member (seed 001: CPSNR)
     "member_checkpoints": "",  # MEMBER=PATH,... (default: each member's own weights)
     "member_set": "",  # MEMBER.KEY=VALUE,... options of the members
