@@ -89,3 +89,29 @@ def test_without_augmentation_the_pairs_are_the_centre_crop_every_epoch() -> Non
     assert torch.equal(plain[0]["ab"], first)
     augmented = MemberPairs(ds, [0, 1], 32, augment=True)
     assert augmented.train and augmented.flip
+
+
+def test_the_colorizer_step_trains_on_the_blended_rarity_loss_with_its_profiles_weights() -> None:
+    import contextlib
+    from types import SimpleNamespace
+
+    from colorbench_profile.train import COLORIZER, _colorizer_step
+
+    lab = _pixels((0.0, 0.0, 60), (40.0, 40.0, 4))
+    weights = torch.from_numpy(rarity_weights(rarity_counts(joint_bins(lab), "joint"))).float()
+    ab = torch.from_numpy(lab[:, 1:].T.reshape(1, 2, 8, 8).copy()).float()
+    net = torch.nn.Conv2d(1, 2, 1)
+    torch.nn.init.zeros_(net.weight)
+    torch.nn.init.zeros_(net.bias)  # predicts gray: only the 4 rare pixels are wrong
+    optimized: list[torch.Tensor] = []
+    t = SimpleNamespace(device=torch.device("cpu"), autocast=contextlib.nullcontext,
+                        optimize=lambda name, loss: optimized.append(loss))
+    step = _colorizer_step({COLORIZER + "profile0": net}, "profile0", weights, {**PAPER})
+    b = {"L": torch.full((1, 1, 8, 8), 50.0), "ab": ab}
+    out = step(t, b)
+    with torch.no_grad():
+        ref = rarity_loss(torch.zeros(1, 2, 8, 8), ab, weights, 0.65)
+    assert float(out["wmse"]) == pytest.approx(float(ref["wmse"]), rel=1e-5)
+    assert float(out["mse"]) == pytest.approx(float(ref["mse"]), rel=1e-5)
+    assert float(out["wmse"]) > 3 * float(out["mse"])  # uniform: 1x; the rare pixels' errors are up-weighted
+    assert float(optimized[0]) == pytest.approx(0.65 * float(out["mse"]) + 0.35 * float(out["wmse"]), rel=1e-5)
