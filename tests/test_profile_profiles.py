@@ -10,12 +10,13 @@ from colorbench_profile.model import rarity_loss
 from colorbench_profile.profiles import (
     Profiles,
     ab_bins,
-    ab_marginals,
     cluster,
     descriptor,
     dominant_colors,
     fallback_routes,
+    joint_bins,
     lab_pixels,
+    rarity_counts,
     rarity_weights,
 )
 
@@ -68,7 +69,7 @@ def test_clustering_separates_colour_families(kind: str) -> None:
     images, family = family_images()
     cfg = {"profiles": 3, "descriptor": kind, "dcd_colors": 2, "hist_bins": 8, "min_profile_images": 1}
     labs = [lab_pixels(im, 16) for im in images]
-    prof = cluster(np.stack([descriptor(lab, cfg) for lab in labs]), np.stack([ab_marginals(lab) for lab in labs]),
+    prof = cluster(np.stack([descriptor(lab, cfg) for lab in labs]), np.stack([joint_bins(lab) for lab in labs]),
                    np.stack([lab.mean(0) for lab in labs]), cfg)
     assert sorted(prof.sizes) == [6, 6, 6]
     for f in range(3):  # every family lands in one profile, different families in different ones
@@ -87,7 +88,7 @@ def test_fallback_rule_routes_small_profiles_to_the_global_colorizer() -> None:
     images = images[:14]  # 6 red, 6 blue, 2 green: the green profile is too small
     cfg = {"profiles": 3, "descriptor": "dcd", "dcd_colors": 2, "min_profile_images": 4}
     labs = [lab_pixels(im, 16) for im in images]
-    prof = cluster(np.stack([descriptor(lab, cfg) for lab in labs]), np.stack([ab_marginals(lab) for lab in labs]),
+    prof = cluster(np.stack([descriptor(lab, cfg) for lab in labs]), np.stack([joint_bins(lab) for lab in labs]),
                    np.stack([lab.mean(0) for lab in labs]), cfg)
     assert prof.sizes == [6, 6, 2] and prof.routes == ["profile0", "profile1", "global"]
     assert prof.models == ["profile0", "profile1", "global"]
@@ -121,9 +122,8 @@ def test_rarity_loss_blends_mse_and_weighted_mse() -> None:
     ab = torch.zeros(1, 2, 4, 4)
     ab[0, :, 0, 0] = 60.0  # one rare, saturated pixel
     pred = torch.zeros(1, 2, 4, 4)  # predicts gray everywhere: only the rare pixel is wrong
-    counts = np.zeros((2, 64))
-    for c in range(2):
-        counts[c] = ab_marginals(np.concatenate([np.zeros((16, 1)), ab[0].reshape(2, -1).T.numpy()], 1))[c]
+    counts = rarity_counts(joint_bins(np.concatenate([np.zeros((16, 1)), ab[0].reshape(2, -1).T.numpy()], 1)),
+                           "marginal")
     weights = torch.from_numpy(rarity_weights(counts)).float()
     out = rarity_loss(pred, ab, weights, blend=0.65)
     mse = ((60 / 110) ** 2 * 2) / 32

@@ -220,7 +220,7 @@ def test_routing_uses_the_predicted_or_forced_profile_and_the_fallback() -> None
         ProfileColorizer(_MeanPredictor(), nets, prof, torch.device("cpu"), profile=3)
 
 
-def test_oracle_routing_uses_each_photographs_own_profile() -> None:
+def test_oracle_is_the_best_profile_colorizer_per_image_and_descriptor_routing_is_separate() -> None:
     from colorbench_profile.evaluate import routing_cpsnr
     from colorbench_profile.profiles import descriptor, lab_pixels
 
@@ -238,5 +238,13 @@ def test_oracle_routing_uses_each_photographs_own_profile() -> None:
     model = ProfileColorizer(Always0(), nets, prof, torch.device("cpu"))
     scores = routing_cpsnr(model, prof, cfg, ds, n=2, size=32)
     assert scores["oracle"] > scores["predicted"] + 3  # the blue image gets the blue colorizer
+    assert scores["descriptor-routed"] == pytest.approx(scores["oracle"])  # here the profiles are right
     assert scores["predicted"] == pytest.approx(scores["forced 0"])
     assert model.forced == -1
+    # swapped colorizers: each photograph's own profile now picks the wrong one; the oracle
+    # still takes the better colorizer of every image
+    swapped = ProfileColorizer(Always0(), {"profile0": nets["profile1"], "profile1": nets["profile0"]}, prof,
+                               torch.device("cpu"))
+    scores = routing_cpsnr(swapped, prof, cfg, ds, n=2, size=32)
+    assert scores["oracle"] > scores["descriptor-routed"] + 3
+    assert scores["oracle"] > max(scores["forced 0"], scores["forced 1"])

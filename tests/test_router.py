@@ -25,7 +25,7 @@ from colorbench.reporting import Reporter
 from colorbench.training import TrainContext, resolve_train_config
 
 # 24 epochs x 3 full global batches of 16 (of 56 balanced images; the loop drops the partial one)
-SETS = ["pool=toy_red,toy_blue", "label_size=32", "input_size=32", "epochs=24", "batch_size=16",
+SETS = ["pool=toy_red,toy_blue", "label_split=train", "label_size=32", "input_size=32", "epochs=24", "batch_size=16",
         "lr=0.003", "threads=1"]
 
 

@@ -50,7 +50,7 @@ def test_colorizer_uses_the_true_map_and_beats_gray(tmp_path: Path) -> None:
     """Trained on (gray, true map): on the objects (map > 0), given the true map it beats the
     same network given a blank map, and beats gray (a*=b*=0), on the images it trained on."""
     data = Shapes("train", size=32, n_images=16)
-    state = _train(tmp_path, data, stage="colorizer", steps=50, lr=3e-3, batch_size=8, width=0.25, vflip=False)
+    state = _train(tmp_path, data, stage="colorizer", steps=80, lr=3e-3, batch_size=8, width=0.25, vflip=False)
     col = load_networks(tmp_path / "checkpoint.pt")["colorizer"].eval()
     pairs = SemanticPairs(data, 32, 36, train=False)
     batch = [pairs[i] for i in range(len(data))]

@@ -27,6 +27,7 @@ from colorbench.errors import ColorbenchError
 from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.reporting import Reporter
 from colorbench.training.context import TrainContext, TrainLog
+from colorbench.training.provenance import training_data
 from colorbench.training.sampling import (
     ShardedBatches,
     make_loader,
@@ -75,7 +76,8 @@ class Trainer:
         self.models: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, Any] = {}
-        self.extra: dict[str, Any] = {}
+        # what the run learns from (a plugin training on other images replaces it)
+        self.extra: dict[str, Any] = {"training_data": training_data(ctx.dataset_name, ctx.split, ctx.dataset.ids)}
         self._wrapped: dict[str, nn.Module] = {}
         self._manual_sync: set[str] = set()  # models whose gradients the loop averages
         self._last_micro, self._stepped = True, set()

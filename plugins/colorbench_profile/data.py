@@ -13,7 +13,7 @@ from colorbench.errors import ColorbenchError
 from colorbench.plugin.specs import Dataset, Sample
 from colorbench.reporting import Reporter
 from colorbench.training import ColorPairs
-from colorbench_profile.profiles import Profiles, ab_marginals, cluster, descriptor, lab_pixels
+from colorbench_profile.profiles import Profiles, cluster, descriptor, joint_bins, lab_pixels
 
 
 class Cached:
@@ -42,12 +42,13 @@ class Subset:
 
 
 class MemberPairs(ColorPairs):
-    """Training pairs (random crop and flip, seeded by (seed, epoch, position)) of the images
-    ``members`` of ``dataset``; with ``labels`` (one per member) each item has ``label``."""
+    """Training pairs of the images ``members`` of ``dataset`` (with ``augment``: random crop
+    and flip, seeded by (seed, epoch, position); without: the run protocol's centre crop);
+    with ``labels`` (one per member) each item has ``label``."""
 
     def __init__(self, dataset: Dataset, members: list[int], size: int, labels: list[int] | None = None,
-                 flip: bool = True, seed: int = 0):
-        super().__init__(Subset(dataset, members), size, train=True, flip=flip, seed=seed)
+                 flip: bool = True, seed: int = 0, augment: bool = True):
+        super().__init__(Subset(dataset, members), size, train=augment, flip=flip and augment, seed=seed)
         self.labels = labels
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
@@ -72,14 +73,14 @@ def shrink(rgb: np.ndarray, side: int) -> np.ndarray:
 def fit_pass(ds: Dataset, cfg: dict[str, Any], reporter: Reporter, seed: int,
              cluster_too: bool) -> tuple[Dataset, Profiles | None]:
     """One pass over the training images: the in-memory cache (``cache_size`` > 0) and, with
-    ``cluster_too``, descriptors, a*b* marginals and mean Lab clustered into profiles.
+    ``cluster_too``, descriptors, joint a*b* bins and mean Lab clustered into profiles.
     Returns (the training dataset, the profiles or None). Broken images are left out."""
     n, side, fit = len(ds.ids), int(cfg.get("cache_size") or 0), int(cfg.get("fit_size", 32))
     if not side and not cluster_too:
         return ds, None
     images: list[np.ndarray | None] = []
     desc: list[np.ndarray | None] = []
-    marg, means = np.zeros((n, 2, 64)), np.zeros((n, 3))
+    bins, means = np.zeros((n, fit * fit), dtype=np.uint16), np.zeros((n, 3))
     with reporter.progress("profile descriptors" if cluster_too else "caching images", n) as advance:
         for i in range(n):
             try:
@@ -95,7 +96,7 @@ def fit_pass(ds: Dataset, cfg: dict[str, Any], reporter: Reporter, seed: int,
             if cluster_too:
                 lab = lab_pixels(rgb, fit)
                 desc.append(descriptor(lab, cfg))
-                marg[i] = ab_marginals(lab)
+                bins[i] = joint_bins(lab)
                 means[i] = lab.mean(0)
             advance(1)
     train_ds: Dataset = Cached(list(ds.ids), images) if side else ds
@@ -103,4 +104,4 @@ def fit_pass(ds: Dataset, cfg: dict[str, Any], reporter: Reporter, seed: int,
         return train_ds, None
     dim = next((len(d) for d in desc if d is not None), 1)
     arr = np.stack([d if d is not None else np.full(dim, np.nan) for d in desc])
-    return train_ds, cluster(arr, marg, means, cfg, seed=seed)
+    return train_ds, cluster(arr, bins, means, cfg, seed=seed)

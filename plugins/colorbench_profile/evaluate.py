@@ -5,8 +5,10 @@ colorizer's mean |Δa*b*| on held-out images of its profiles.
     python -m colorbench_profile.evaluate CHECKPOINT DATASET_DIR [--split test] [--limit N] [--routing]
 
 ``--routing`` also compares, by mean CPSNR under the run protocol (centre crop, 256), the
-routed model (predicted profile), oracle routing (the profile of the photograph's own
-colours) and every profile's colorizer forced on all images.
+routed model (predicted profile), the oracle (the best profile colorizer per image: every
+profile's colorizer is scored on the image and the highest CPSNR kept), descriptor routing
+(the profile of the photograph's own colours) and every profile's colorizer forced on all
+images.
 """
 
 from __future__ import annotations
@@ -79,13 +81,14 @@ def colorizer_val_l1(net: nn.Module, profiles: Profiles, model: str, cfg: dict[s
 @torch.no_grad()
 def routing_cpsnr(model: Any, profiles: Profiles, cfg: dict[str, Any], dataset: Dataset, n: int,
                   size: int = 256) -> dict[str, float]:
-    """Mean CPSNR (run protocol: centre crop to ``size``) of predicted, oracle and forced routing."""
+    """Mean CPSNR (run protocol: centre crop to ``size``) of predicted routing, the oracle (best
+    profile colorizer per image), descriptor routing and each profile's colorizer forced."""
     from colorbench_metrics_pixel.functional import cpsnr
 
     from colorbench.evaluation.protocol import lightness, rebuild, resize, to_tensor
 
     truth = true_profiles(profiles, cfg, dataset, n)
-    scores: dict[str, list[float]] = {"predicted": [], "oracle": [],
+    scores: dict[str, list[float]] = {"predicted": [], "oracle": [], "descriptor-routed": [],
                                       **{f"forced {k}": [] for k in range(profiles.k)}}
     for i, p in truth:
         gt = to_tensor(resize(dataset.load(i).image, size, "crop"))[None]
@@ -95,9 +98,11 @@ def routing_cpsnr(model: Any, profiles: Profiles, cfg: dict[str, Any], dataset: 
         for k in range(profiles.k):
             model.forced = k
             outs[f"forced {k}"] = model.colorize(L)
-        outs["oracle"] = outs[f"forced {p}"]
-        for name, ab in outs.items():
-            scores[name].append(float(cpsnr(rebuild(L, ab), gt)[0]))
+        outs["descriptor-routed"] = outs[f"forced {p}"]
+        image = {name: float(cpsnr(rebuild(L, ab), gt)[0]) for name, ab in outs.items()}
+        image["oracle"] = max(image[f"forced {k}"] for k in range(profiles.k))
+        for name, value in image.items():
+            scores[name].append(value)
     model.forced = -1
     return {k: float(np.mean([v for v in vals if np.isfinite(v)])) for k, vals in scores.items()}
 

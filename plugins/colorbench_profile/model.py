@@ -102,13 +102,17 @@ def rarity_loss(pred: torch.Tensor, ab: torch.Tensor, weights: torch.Tensor, ble
     """blend·MSE + (1-blend)·wMSE on normalised a*b* (ab/110).
 
     ``pred``: network output [B,2,H,W] (normalised); ``ab``: true a*b* in CIE units;
-    ``weights``: [2, bins] rarity weights (sum 1). The a* error of a pixel is weighted by the
-    weight of its true a* bin, the b* error by its true b* bin. ``norm="weighted_mean"``:
-    wMSE = Σ w·e² / Σ w (a weighted mean, on MSE's scale); ``"literal"``: mean(w·e²) with the
-    sum-1 weights as they are (the paper's Keras reading; tiny next to MSE)."""
+    ``weights`` (sum 1): [bins, bins] joint — both errors of a pixel take the weight of its
+    true (a*, b*) bin (the paper's) — or [2, bins] marginal — the a* error takes its a* bin's
+    weight, the b* error its b* bin's. ``norm="weighted_mean"``: wMSE = Σ w·e² / Σ w (a
+    weighted mean, on MSE's scale); ``"literal"``: mean(w·e²) with the sum-1 weights as they
+    are (the paper's Keras reading; tiny next to MSE)."""
     err = (pred.float() - normalize_ab(ab.float())) ** 2
     mse = err.mean()
     bins = ab_bins(ab, weights.shape[1])
-    w = torch.stack([weights[0][bins[:, 0]], weights[1][bins[:, 1]]], 1).to(err.dtype)
+    if weights.shape[0] == weights.shape[1] and weights.shape[0] != 2:
+        w = weights[bins[:, 0], bins[:, 1]].unsqueeze(1).expand_as(err).to(err.dtype)
+    else:
+        w = torch.stack([weights[0][bins[:, 0]], weights[1][bins[:, 1]]], 1).to(err.dtype)
     wmse = (w * err).sum() / w.sum() if norm == "weighted_mean" else (w * err).mean()
     return {"loss": blend * mse + (1.0 - blend) * wmse, "mse": mse, "wmse": wmse}

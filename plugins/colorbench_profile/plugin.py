@@ -32,6 +32,7 @@ _COMMON: dict[str, Any] = {
     "min_profile_images": 500,  # fallback rule: smaller profiles use the global colorizer
     # colorizer loss: mse_blend·MSE + (1 - mse_blend)·rarity-weighted MSE
     "mse_blend": 0.65, "wmse_norm": "weighted_mean",
+    "rarity": "joint",  # paper §4.3: one joint 64x64 a*b* histogram ("marginal": two 64-bin ones)
     "lr": 1e-3, "predictor_lr": 1e-3,  # Keras Adam defaults (the paper used Keras)
     "steps": None, "epochs": None, "predictor_share": 0.15, "flip": True, "val_images": 64,
     # the training loop's settings (docs/models/profile.md): batch_size is the global batch
@@ -40,12 +41,13 @@ _COMMON: dict[str, Any] = {
 }
 CONFIGS: dict[str, dict[str, Any]] = {
     # Paper scale (Tiny ImageNet, 64x64 inputs, K = 4); widths are ours (not in the paper).
-    "paper": {**_COMMON, "size": 64, "batch_size": 64, "unet_widths": [64, 128, 256, 512],
+    # No augmentation: the paper describes none (random crop and flip are ours: tiny).
+    "paper": {**_COMMON, "augment": False, "flip": False, "size": 64, "batch_size": 64, "unet_widths": [64, 128, 256, 512],
               "predictor_widths": [32, 64, 128], "predictor_size": 64, "predictor_hidden": 256,
               "predictor_dropout": 0.0, "predictor_epochs": 20, "colorizer_epochs": 50,
               "cache_size": 0, "workers": 4},
     # CPU scale: the shipped weights.
-    "tiny": {**_COMMON, "size": 64, "batch_size": 16, "unet_widths": [8, 16, 32, 64, 128],
+    "tiny": {**_COMMON, "augment": True, "size": 64, "batch_size": 16, "unet_widths": [8, 16, 32, 64, 128],
              "predictor_widths": [16, 32, 64], "predictor_size": 64, "predictor_hidden": 64,
              "predictor_dropout": 0.0, "predictor_epochs": 10, "colorizer_epochs": 20,
              "min_profile_images": 48, "cache_size": 80, "workers": 0, "val_images": 32},

@@ -12,9 +12,12 @@ Descriptors (``descriptor=``):
   axis over [-128, 128)), normalised to sum 1, square-rooted (Hellinger embedding, so
   Euclidean k-means compares distributions sensibly).
 
-Rarity weights (paper §4.3): per profile, 64-bin histograms of a* and of b* over the
-profile's pixels, frequencies f (counts / pixels), w = 1/sqrt(f + 1e-7) for a and for b,
-the two arrays combined into one [2, 64] array normalised to sum 1.
+Rarity weights (paper §4.3, ``rarity=``): ``joint`` (the paper's) — per profile, the joint
+64x64 a*b* histogram of the profile's pixels, frequencies f (counts / pixels), w =
+1/sqrt(f + 1e-7) per (a*, b*) bin, the [64, 64] array normalised to sum 1; a pixel's a* and
+b* errors both take the weight of its (a*, b*) bin. ``marginal`` (colorbench's first
+reading, kept as an option) — 64-bin histograms of a* and of b*, one [2, 64] array
+normalised to sum 1; the a* error takes its a* bin's weight, the b* error its b* bin's.
 """
 
 from __future__ import annotations
@@ -83,17 +86,34 @@ def descriptor(lab: np.ndarray, cfg: dict[str, Any]) -> np.ndarray:
 
 
 # --------------------------------------------------------------- rarity weights
-def ab_marginals(lab: np.ndarray, bins: int = 64) -> np.ndarray:
-    """Counts [2, bins] of a* and of b* over [-128, 128)."""
-    edges = np.linspace(*AB_RANGE, bins + 1)
-    return np.stack([np.histogram(np.clip(lab[:, c], AB_RANGE[0], AB_RANGE[1] - 1e-6), edges)[0]
-                     for c in (1, 2)]).astype(np.float64)
+RARITY = ("joint", "marginal")
+
+
+def joint_bins(lab: np.ndarray, bins: int = 64) -> np.ndarray:
+    """Flat joint (a*, b*) bin index a_bin·bins + b_bin of every pixel (uint16), over [-128, 128)."""
+    idx = ab_bins(torch.from_numpy(np.ascontiguousarray(lab[:, 1:3])), bins).numpy()
+    return (idx[:, 0] * bins + idx[:, 1]).astype(np.uint16)
+
+
+def rarity_counts(flat_bins: np.ndarray, kind: str, bins: int = 64) -> np.ndarray:
+    """Counts of the pixels' joint bins: [bins, bins] (``joint``) or its [2, bins] a*/b* marginals."""
+    joint = np.bincount(np.asarray(flat_bins, dtype=np.int64).ravel(), minlength=bins * bins)
+    joint = joint.reshape(bins, bins).astype(np.float64)
+    if kind == "joint":
+        return joint
+    if kind == "marginal":
+        return np.stack([joint.sum(1), joint.sum(0)])
+    from colorbench.errors import ColorbenchError
+
+    raise ColorbenchError(f"--set rarity={kind}: choose one of {', '.join(RARITY)}")
 
 
 def rarity_weights(counts: np.ndarray) -> np.ndarray:
-    """[2, bins] counts -> [2, bins] weights 1/sqrt(f + 1e-7), f = counts / pixels, the
-    combined array normalised to sum 1 (paper §4.3)."""
-    freq = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    """Counts -> weights 1/sqrt(f + 1e-7), normalised to sum 1 (paper §4.3). ``[bins, bins]``
+    joint counts: f = counts / pixels; ``[2, bins]`` marginals: f per row (a*, b*)."""
+    joint = counts.shape[0] == counts.shape[1] and counts.shape[0] != 2
+    total = counts.sum() if joint else counts.sum(axis=1, keepdims=True)
+    freq = counts / np.maximum(total, 1.0)
     w = 1.0 / np.sqrt(freq + EPS)
     return w / w.sum()
 
@@ -114,10 +134,11 @@ class Profiles:
     centers: np.ndarray  # [K, D]
     sizes: list[int]
     routes: list[str]  # per profile: "profile<k>" or "global"
-    weights: dict[str, np.ndarray] = field(default_factory=dict)  # model -> [2, 64]
-    counts: dict[str, np.ndarray] = field(default_factory=dict)  # model -> [2, 64] a*/b* counts
+    weights: dict[str, np.ndarray] = field(default_factory=dict)  # model -> [64, 64] joint or [2, 64]
+    counts: dict[str, np.ndarray] = field(default_factory=dict)  # model -> the histogram behind them
     mean_lab: np.ndarray | None = None  # [K, 3] mean Lab colour of each profile's images
     assignment: list[int] = field(default_factory=list)  # training image -> profile
+    rarity: str = "joint"  # the histogram of the weights (RARITY)
 
     @property
     def k(self) -> int:
@@ -147,7 +168,7 @@ class Profiles:
 
     def to_state(self, with_assignment: bool = True) -> dict[str, Any]:
         state: dict[str, Any] = {
-            "descriptor": self.descriptor, "centers": torch.from_numpy(self.centers).float(),
+            "descriptor": self.descriptor, "rarity": self.rarity, "centers": torch.from_numpy(self.centers).float(),
             "sizes": list(self.sizes), "routes": list(self.routes),
             "weights": {k: torch.from_numpy(v).float() for k, v in self.weights.items()},
             "counts": {k: torch.from_numpy(v).float() for k, v in self.counts.items()},
@@ -165,7 +186,8 @@ class Profiles:
                    weights={k: v.double().numpy() for k, v in state["weights"].items()},
                    counts={k: v.double().numpy() for k, v in state.get("counts", {}).items()},
                    mean_lab=state["mean_lab"].double().numpy() if "mean_lab" in state else None,
-                   assignment=[int(a) for a in state.get("assignment", [])])
+                   assignment=[int(a) for a in state.get("assignment", [])],
+                   rarity=str(state.get("rarity", "marginal")))  # checkpoints before the joint histogram
 
 
 def fallback_routes(sizes: list[int], min_images: int) -> list[str]:
@@ -174,13 +196,13 @@ def fallback_routes(sizes: list[int], min_images: int) -> list[str]:
     return [f"profile{k}" if s >= min_images else "global" for k, s in enumerate(sizes)]
 
 
-def cluster(descriptors: np.ndarray, marginals: np.ndarray, means: np.ndarray, cfg: dict[str, Any],
+def cluster(descriptors: np.ndarray, pixel_bins: np.ndarray, means: np.ndarray, cfg: dict[str, Any],
             seed: int = 0) -> Profiles:
     """k-means (scikit-learn) of the descriptors into K profiles + fallback + rarity weights.
 
     ``descriptors``: [n, D], NaN rows for images that failed to load (assignment -1, left
-    out of every profile); ``marginals``: [n, 2, 64] a*/b* counts per image; ``means``:
-    [n, 3] mean Lab per image."""
+    out of every profile); ``pixel_bins``: [n, P] joint a*b* bin of every pixel per image
+    (``joint_bins``); ``means``: [n, 3] mean Lab per image."""
     from sklearn.cluster import KMeans
 
     ok = ~np.isnan(descriptors).any(1)
@@ -205,9 +227,10 @@ def cluster(descriptors: np.ndarray, marginals: np.ndarray, means: np.ndarray, c
     assignment[ok] = labels
     prof = Profiles(descriptor=str(cfg.get("descriptor", "dcd")), centers=centers.astype(np.float64),
                     sizes=[int(s) for s in sizes], routes=routes, assignment=assignment.tolist(),
-                    mean_lab=np.stack([means[assignment == j].mean(0) for j in range(k)]))
+                    mean_lab=np.stack([means[assignment == j].mean(0) for j in range(k)]),
+                    rarity=str(cfg.get("rarity", "joint")))
     for model in prof.models:
-        counts = marginals[prof.members(model)].sum(0)
+        counts = rarity_counts(pixel_bins[prof.members(model)], prof.rarity)
         prof.counts[model] = counts
         prof.weights[model] = rarity_weights(counts)
     return prof

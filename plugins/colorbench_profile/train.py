@@ -60,17 +60,18 @@ def train(ctx: TrainContext) -> Trainer:
 def _stages(t: Trainer, profiles: Profiles, data: Dataset, plan: list[tuple[str, int]]) -> list[Stage]:
     """The predictor's stage (every image, labelled by its profile), then one per colorizer."""
     cfg, seed, flip = t.config, t.ctx.seed, bool(t.config.get("flip", True))
+    augment = bool(cfg.get("augment", True))
     unit = t.info.world_size * t.settings.accumulate
     nets: dict[str, nn.Module] = {}  # the modules to call (DDP-wrapped under torchrun)
     everyone = profiles.members("global")
     labels = [profiles.assignment[i] for i in everyone]
-    pairs = MemberPairs(data, everyone, int(cfg["predictor_size"]), labels, flip, seed)
+    pairs = MemberPairs(data, everyone, int(cfg["predictor_size"]), labels, flip, seed, augment)
     stages = [Stage("predictor", plan[0][1], pairs, _predictor_step(nets), batch_size=stage_batch(
         t.settings.batch_size, len(everyone), unit), start=_starter(nets, "predictor", lambda: build_predictor(
             cfg, profiles.k), float(cfg["predictor_lr"])))]
     for model, steps in plan[1:]:
         members = profiles.members(model)
-        pairs = MemberPairs(data, members, int(cfg["size"]), flip=flip, seed=seed)
+        pairs = MemberPairs(data, members, int(cfg["size"]), flip=flip, seed=seed, augment=augment)
         weights = torch.from_numpy(profiles.weights[model]).float()
         stages.append(Stage(model, steps, pairs, _colorizer_step(nets, model, weights, cfg),
                             start=_starter(nets, COLORIZER + model, lambda: build_unet(cfg), float(cfg["lr"])),

@@ -18,8 +18,9 @@ import torch
 
 from colorbench.errors import ColorbenchError
 from colorbench.evaluation.protocol import lightness, resize, to_tensor
+from colorbench.training.provenance import training_data
 from colorbench_router.balance import balance
-from colorbench_router.labels import SCORES_FILE, run_pool, write_scores
+from colorbench_router.labels import SCORES_FILE, label_dataset, run_pool, write_scores
 from colorbench_router.model import classifier_input
 
 PARTS = (0.7, 0.2, 0.1)  # train, test, val (seed 001 §4.1)
@@ -77,7 +78,7 @@ class RouterInputs(torch.utils.data.Dataset):
 
 
 def prepare(ctx: Any, cfg: dict[str, Any], report: Any) -> dict[str, Any]:
-    """Label the training images with the pool's best member (run engine, resumable in
+    """Label the labelling split's images with the pool's best member (run engine, resumable in
     OUT/labels/), split them, write pool_scores.csv, balance the training part with SMOTE
     (balance.json). Returns the pool's metadata and ``data``: the score table, each image's
     part, the balanced training inputs/labels and the validation inputs/labels."""
@@ -95,7 +96,8 @@ def prepare(ctx: Any, cfg: dict[str, Any], report: Any) -> dict[str, Any]:
                 + ", ".join(f"{m} best on {n}" for m, n in counts.items()))
     label_seconds = time.perf_counter() - t0
     size, label_size = int(cfg["input_size"]), int(cfg["label_size"])
-    X = {p: load_inputs(ctx.dataset, np.flatnonzero(parts == p).tolist(), label_size, size) for p in (0, 2)}
+    images = label_dataset(ctx, table.split)
+    X = {p: load_inputs(images, np.flatnonzero(parts == p).tolist(), label_size, size) for p in (0, 2)}
     Xb, yb, info = balance(X[0], best[parts == 0], int(cfg["smote_k"]), ctx.seed)
     bal = {"method": info.method, "k_neighbors": {pool[c]: k for c, k in info.k_neighbors.items()},
            "representation": f"flattened {size}x{size} gray classifier input (L*/100)",
@@ -107,6 +109,8 @@ def prepare(ctx: Any, cfg: dict[str, Any], report: Any) -> dict[str, Any]:
         report.warn("router: every training image has the same best member; the classifier can only learn that one")
     return {"pool": pool, "members": members, "metric": table.metric, "higher_is_better": table.higher_is_better,
             "balance": bal, "label_counts": counts, "label_seconds": label_seconds,
+            "label_split": table.split, "overlap": table.audit,
+            "label_data": training_data(ctx.dataset_name, table.split, table.ids),
             "data": {"scores": torch.from_numpy(table.scores), "parts": torch.from_numpy(parts),
                      "best": torch.from_numpy(np.asarray(best, dtype=np.int64)),
                      "train_x": torch.from_numpy(np.ascontiguousarray(Xb)),

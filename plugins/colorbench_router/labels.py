@@ -1,5 +1,6 @@
 """Labelling (seed 001 §3.2, "Best Colorizer" dataset): run every pool member over the
-training images with the harness's own run engine, score each output with the label metric
+labelling images (``label_split``, default the dataset's val split: images no member was
+trained on, checked by ``overlap.check_members``) with the harness's own run engine, score each output with the label metric
 (CPSNR by default) and label each image with the member that scored best.
 
 The pool runs as an ordinary ``colorbench run`` into ``OUT/labels/``: batching, failed
@@ -32,6 +33,8 @@ class PoolScores:
     scores: np.ndarray  # [N, K] float64
     metric: str
     higher_is_better: bool = True
+    split: str | None = None  # the labelling split
+    audit: dict[str, Any] | None = None  # overlap.check_members' finding
 
     def best(self) -> np.ndarray:
         """Index of the best member per image (ties: the earlier pool member)."""
@@ -58,10 +61,28 @@ def parse_pairs(text: str | None, what: str) -> list[str]:
     return items
 
 
+def label_split(ctx: Any, cfg: dict[str, Any]) -> str | None:
+    """The split the labels come from (``label_split``; empty: the training split)."""
+    return str(cfg.get("label_split") or "") or ctx.split
+
+
+def label_dataset(ctx: Any, split: str | None) -> Any:
+    """The labelling images: the training dataset itself, or its ``split`` built as the run engine builds it."""
+    if split == ctx.split or ctx.registries is None or not ctx.dataset_name:
+        return ctx.dataset
+    from colorbench.evaluation.selection import resolve_datasets
+    from colorbench.plugin.options import with_defaults
+
+    (ds,) = resolve_datasets(ctx.registries, [ctx.dataset_name])
+    return ds.build(split=split, data_root=ctx.data_root, options=with_defaults(ds.spec, {}))
+
+
 def run_pool(ctx: Any, pool: list[str], cfg: dict[str, Any]) -> tuple[PoolScores, dict[str, Any]]:
-    """Run the pool through ``colorbench.evaluation.runner.Runner`` on the training dataset; return the
-    score table and what each member ran with (checkpoint path + sha256, options)."""
+    """Run the pool through ``colorbench.evaluation.runner.Runner`` on the labelling split, after
+    checking no member was trained on it; return the score table and what each member ran
+    with (checkpoint path + sha256, options, recorded training data)."""
     from colorbench.evaluation.runner import RunConfig, Runner
+    from colorbench_router.overlap import check_members
     if not ctx.dataset_name:
         raise ColorbenchError("router: labelling runs the pool with the run engine, which needs the "
                               "dataset's name (TrainContext.dataset_name); use 'colorbench train router'")
@@ -76,18 +97,23 @@ def run_pool(ctx: Any, pool: list[str], cfg: dict[str, Any]) -> tuple[PoolScores
     for entry in sets:
         if "." not in entry.partition("=")[0]:
             raise ColorbenchError(f"router member_set {entry!r}: give MEMBER.KEY=VALUE")
+    split = label_split(ctx, cfg)
+    ids = [str(i) for i in label_dataset(ctx, split).ids]
+    if cfg.get("label_limit") is not None:
+        ids = ids[: int(cfg["label_limit"])]
     run_cfg = RunConfig(
-        models=pool, datasets=[ctx.dataset_name], metrics=[metric], split=ctx.split,
+        models=pool, datasets=[ctx.dataset_name], metrics=[metric], split=split,
         limit=cfg.get("label_limit"), size=int(cfg["label_size"]), resize="crop",
         device=str(ctx.device), batch_size=int(cfg["label_batch"]), workers=int(cfg["label_workers"]),
         checkpoints=checkpoints, options=sets, data_root=ctx.data_root, out=str(ctx.out_dir),
         name=LABEL_RUN, resume=True, seed=ctx.seed, strict=True,
     )
     runner = Runner(run_cfg, regs, ctx.reporter, sharded=False)  # rank 0 alone labels
+    trained = {spec.name: member_training(spec, runner) for spec in runner.models}
+    audit = check_members(trained, ctx.dataset_name, split, ids, _flag(cfg.get("allow_overlap")), ctx.reporter.warn)
     result = runner.run()
     for line in result.errors:
         ctx.reporter.warn(f"router labelling: {line}")
-    ds_name = runner.datasets[0].name
     members: dict[str, Any] = {}
     for spec in runner.models:
         resolved = runner.resolved[spec.name]
@@ -97,12 +123,29 @@ def run_pool(ctx: Any, pool: list[str], cfg: dict[str, Any]) -> tuple[PoolScores
             "sha256": resolved.sha256,
             "options": dict(runner.options.get(spec.name, {})),
         }
+    ds_name = runner.datasets[0].name
     pool = [s.name for s in runner.models]  # canonical names
-    ids = [str(i) for i in ctx.dataset.ids]
-    if run_cfg.limit is not None:
-        ids = ids[: int(run_cfg.limit)]
     scores = read_scores(result.run_dir / "per_image.csv", ds_name, pool, ids, metric)
-    return PoolScores(ids, pool, scores, metric, higher), members
+    return PoolScores(ids, pool, scores, metric, higher, split, audit), members
+
+
+def member_training(spec: Any, runner: Any) -> dict[str, Any] | None:
+    """What a pool member was trained on (``overlap.recorded_training`` of the checkpoint the
+    run will load); None when unknown or its weights do not resolve (the run reports that)."""
+    from colorbench.models.factory import resolve_checkpoint
+    from colorbench.plugin.options import with_defaults
+    from colorbench_router.overlap import recorded_training
+
+    try:
+        resolved = resolve_checkpoint(spec, runner.checkpoints.get(spec.name),
+                                      with_defaults(spec, runner.options.get(spec.name, {})))
+    except ColorbenchError:
+        return None
+    return recorded_training(spec, resolved.path)
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def read_scores(path: Path, dataset: str, pool: list[str], ids: list[str], metric: str) -> np.ndarray:

@@ -62,9 +62,16 @@ def build_classifier(n_classes: int, cfg: dict[str, Any]) -> RouterNet:
                      dropout=float(cfg.get("dropout", 0.2)))
 
 
+def frozen_features(cfg: dict[str, Any]) -> int:
+    """How many leading ``features`` modules a training freezes: with ``pretrained``, the stem
+    (features[0], a conv, not a block) plus ``freeze_blocks`` inverted-residual blocks
+    (seed 001: "the first 10 blocks"; features[1:11] for 10); 0 when trained from scratch."""
+    return 1 + int(cfg["freeze_blocks"]) if cfg.get("pretrained") else 0
+
+
 def load_imagenet_blocks(net: RouterNet, blocks: int) -> str:
-    """Load torchvision's ImageNet MobileNetV2 weights into the first ``blocks`` feature
-    blocks and freeze them (seed 001: "only include the first 10 blocks ... the rest are
+    """Load torchvision's ImageNet MobileNetV2 weights into the first ``blocks`` modules of
+    ``features`` and freeze them (seed 001: "only include the first 10 blocks ... the rest are
     retrained"). Returns a description for the checkpoint; raises a one-line error when the
     file is missing from the torchvision cache (and cannot be downloaded), its sha256
     differs, or the width does not match."""

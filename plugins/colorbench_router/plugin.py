@@ -19,15 +19,15 @@ WEIGHTS_FILE = "router_ccc_gan_imagenet_sample.pt"
 WEIGHTS = Weights(
     name="router.ccc_gan_imagenet_sample",
     file=WEIGHTS_FILE,
-    sha256="f38606f52d4d9d8509cc7b20c65afa798cbd8b1ae1879e9b24f2ea75f5eeb9cc",
+    sha256="cbac706d970356b4dc1a7d3f5a89a3e72786ba0c75a5d9397cf21280b6ccb38b",
     licence="MIT (weights); trained on ImageNet images: non-commercial research use",
     training=(
         "colorbench train router --dataset ../shared/data/imagenet-sample --config tiny "
         "--set pool=ccc,gan --set threads=1 --out runs/router-ship && python -m "
         "colorbench_router.colorizer runs/router-ship/checkpoint.pt router_ccc_gan_imagenet_sample.pt --half "
-        "(train split of the seeded hash split, 767 images labelled by the shipped ccc and gan weights, "
-        "70/20/10 = 537/153/77; 5 min 17 s on 2 shared CPU cores, 1 min 33 s of it labelling; "
-        "see docs/models/router.md)"
+        "(labels from the val split of the seeded hash split, 111 images neither shipped member was trained on, "
+        "labelled by the shipped ccc and gan weights; 70/20/10 = 78/22/11; 46 s on 2 shared CPU cores, "
+        "18 s of it labelling; see docs/models/router.md)"
     ),
     path=HERE / WEIGHTS_FILE,
 )
@@ -38,6 +38,8 @@ IMAGENET = torchvision_weights("mobilenet_v2-b0353104.pth", "ImageNet MobileNetV
 
 _COMMON: dict[str, Any] = {
     "pool": "ccc,gan",  # comma-separated colorizer names (any registered ones; two or more)
+    "label_split": "val",  # labels from images no member was trained on ('': the training split)
+    "allow_overlap": False,  # true: label even on images a member was trained on (recorded)
     "label_metric": "cpsnr",  # per-image metric that picks the best member (seed 001: CPSNR)
     "member_checkpoints": "",  # MEMBER=PATH,... (default: each member's own weights)
     "member_set": "",  # MEMBER.KEY=VALUE,... options of the members

@@ -26,6 +26,7 @@ from colorbench_router.data import RouterInputs, parse_pool, prepare
 from colorbench_router.model import (
     build_classifier,
     freeze_eval,
+    frozen_features,
     load_imagenet_blocks,
     logits,
     precise_bn,
@@ -33,7 +34,7 @@ from colorbench_router.model import (
 
 FORMAT = "colorbench-router/2"  # /1: the trainer before the one loop (its weights still run, not resume)
 # read by the factory (colorizer.load_router / RouterColorizer) at the checkpoint's top level
-META = ("pool", "members", "metric", "higher_is_better", "balance", "label_seconds")
+META = ("pool", "members", "metric", "higher_is_better", "balance", "label_seconds", "label_split", "overlap")
 PER_EPOCH = ("log_every", "val_every", "save_every")  # None in the config: once per epoch
 
 
@@ -44,13 +45,14 @@ def train(ctx: Any) -> Trainer:
     t = Trainer(ctx, FORMAT, terms=("loss", "train_acc"), val_terms=("val_loss", "val_acc"))
     cfg = t.config
     labels = t.shared("labels", lambda: prepare(ctx, cfg, t.reporter))
-    t.extra.update({k: labels[k] for k in META}, kind="router", evaluation=None)
+    # the classifier learns from the labelling images, not from the training split
+    t.extra.update({k: labels.get(k) for k in META}, kind="router", evaluation=None, training_data=labels["label_data"])
     d, pool = labels["data"], list(labels["pool"])
     data = RouterInputs(d["train_x"], d["train_y"])
     per_epoch = max(1, len(data) // t.settings.batch_size)  # the loop drops the last partial batch
     total = int(cfg["steps"]) if cfg.get("steps") else int(cfg["epochs"]) * per_epoch
     t.settings = dataclasses.replace(t.settings, **{k: per_epoch for k in PER_EPOCH if cfg.get(k) is None})
-    frozen = int(cfg["freeze_blocks"]) if cfg.get("pretrained") else 0
+    frozen = frozen_features(cfg)
     nets: dict[str, torch.nn.Module] = {}
 
     def start(t: Trainer) -> None:
@@ -81,6 +83,6 @@ def train(ctx: Any) -> Trainer:
 
     t.fit([Stage("classifier", total, data, step, start=start)], validate=validate)
     if t.info.is_main and t.step >= total:
-        evaluate.finish(ctx, t.device, labels, time.perf_counter() - t_start)
-        t.reporter.info(f"router evaluation: {ctx.out_dir / 'evaluation.md'}")
+        ev = evaluate.finish(ctx, t.device, labels, time.perf_counter() - t_start)
+        t.reporter.info(evaluate.summary(ev) + f"; {ctx.out_dir / 'evaluation.md'}")
     return t

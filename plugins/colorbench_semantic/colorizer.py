@@ -31,7 +31,7 @@ from colorbench_semantic.model import (
 from colorbench_semantic.pseudo import PseudoLabeler
 
 EXPORT_FORMAT = "colorbench-semantic-inference/1"
-ARCH_KEYS = ("n_classes", "width", "seg_width", "instance_norm", "labels", "size")
+ARCH_KEYS = ("n_classes", "width", "seg_width", "instance_norm", "skip_merge", "labels", "size")
 
 
 def palette(n: int = 256) -> list[int]:

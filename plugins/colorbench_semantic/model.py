@@ -11,9 +11,14 @@ through a 1x1 convolution to ``n_classes`` logits (cross-entropy).
 LeakyReLU 0.01) is applied to the gray image and to the semantic map (one channel of
 normalized label values) with the *same* weights. The gray features of every layer pass
 through instance normalization (no affine parameters), the semantic features do not; both
-are concatenated, so the skips and the bottleneck have twice the encoder's channels. The
-decoder ([1024, 512, 256, 128, 64] x ``width``) up-samples with stride-2 transposed
-convolutions and ends in a 1x1 convolution to a*b* scaled to [-1, 1].
+are concatenated (Fig. 6's ⊙), so the skips and the bottleneck have twice the encoder's
+channels. The decoder ([1024, 512, 256, 128, 64] x ``width``) up-samples with stride-2
+transposed convolutions; in each up-sampling layer the skip is *summed* onto the up-sampled
+features between the layer's two convolution modules (Fig. 6's ⊕, ``skip_merge="sum"``:
+the decoder widths are exactly the concatenated skips' widths, which a sum needs and a
+concatenation would not; the authors' published code does the same). ``skip_merge="concat"``
+(concatenate the skip before the second module) is colorbench's earlier reading, kept for
+checkpoints trained with it. The decoder ends in a 1x1 convolution to a*b* in [-1, 1].
 
 Scales: L in [0, 100] -> L/50 - 1; a*b* -> ab/110 (|a*|, |b*| < 110 for every sRGB
 colour); label k of n classes -> 2k/(n-1) - 1.
@@ -145,12 +150,21 @@ class Encoder(nn.Module):
         return feats
 
 
+SKIP_MERGES = ("sum", "concat")
+
+
 class TwoStreamUNet(nn.Module):
-    def __init__(self, width: float = 1.0, instance_norm: bool = True):
+    """The two-stream colorizer (module docstring); ``skip_merge``: ``sum`` (Fig. 6) or ``concat``."""
+
+    def __init__(self, width: float = 1.0, instance_norm: bool = True, skip_merge: str = "sum"):
         super().__init__()
+        if skip_merge not in SKIP_MERGES:
+            from colorbench.errors import ColorbenchError
+
+            raise ColorbenchError(f"--set skip_merge={skip_merge}: choose one of {', '.join(SKIP_MERGES)}")
         enc, dec = _scaled(ENC_CHANNELS, width), _scaled(DEC_CHANNELS, width)
         self.enc_channels, self.dec_channels = enc, dec
-        self.instance_norm = instance_norm
+        self.instance_norm, self.skip_merge = instance_norm, skip_merge
         self.multiple = 2 ** (len(enc) - 1)
         self.encoder = Encoder(enc)  # shared by the gray and the semantic stream
         self.norms = nn.ModuleList(nn.InstanceNorm2d(c, affine=False) if instance_norm else nn.Identity()
@@ -160,9 +174,11 @@ class TwoStreamUNet(nn.Module):
         ups, convs = [], []
         for k in range(1, len(dec)):
             skip = 2 * enc[-1 - k]
-            ups.append(nn.Sequential(nn.ConvTranspose2d(dec[k - 1], dec[k], 3, stride=2, padding=1,
+            # a sum needs the up-sampled width to equal the skip's (the paper's widths do)
+            up_width = skip if skip_merge == "sum" else dec[k]
+            ups.append(nn.Sequential(nn.ConvTranspose2d(dec[k - 1], up_width, 3, stride=2, padding=1,
                                                         output_padding=1), nn.LeakyReLU(0.01)))
-            convs.append(_conv(dec[k] + skip, dec[k]))
+            convs.append(_conv(skip if skip_merge == "sum" else dec[k] + skip, dec[k]))
         self.ups, self.convs = nn.ModuleList(ups), nn.ModuleList(convs)
         self.out = nn.Conv2d(dec[-1], 2, 1)
 
@@ -175,7 +191,8 @@ class TwoStreamUNet(nn.Module):
         skips = self.features(gray, semantic)
         x = self.bottleneck(skips[-1])
         for k, (up, conv) in enumerate(zip(self.ups, self.convs, strict=True), start=1):
-            x = conv(torch.cat([up(x), skips[-1 - k]], 1))
+            skip = skips[-1 - k]
+            x = conv(up(x) + skip if self.skip_merge == "sum" else torch.cat([up(x), skip], 1))
         return self.out(x)
 
 
@@ -184,4 +201,6 @@ def build_segmenter(cfg: dict[str, Any]) -> GridNet:
 
 
 def build_colorizer(cfg: dict[str, Any]) -> TwoStreamUNet:
-    return TwoStreamUNet(float(cfg.get("width", 1.0)), bool(cfg.get("instance_norm", True)))
+    """The colorizer of a config or checkpoint (one without ``skip_merge`` predates the sums: concat)."""
+    return TwoStreamUNet(float(cfg.get("width", 1.0)), bool(cfg.get("instance_norm", True)),
+                         str(cfg.get("skip_merge") or "concat"))

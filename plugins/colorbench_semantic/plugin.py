@@ -56,6 +56,7 @@ _COMMON: dict[str, Any] = {
     "pseudo_area": 64,  # pixels per SLIC superpixel
     "pseudo_fit_images": 256,
     "instance_norm": True,  # false: the paper's ablation (no IN on the gray features)
+    "skip_merge": "sum",  # Fig. 6: skips summed onto the up-sampled features ("concat": the earlier reading)
     "huber_delta": 1.0,
     "lr": 1e-4,
     "beta1": 0.9,
