@@ -83,7 +83,8 @@ def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False
     gen = {k: (v.half() if half and v.is_floating_point() else v) for k, v in state["generator"].items()}
     cfg = {k: state["config"][k] for k in (*ARCH_KEYS, "size") if k in state["config"]}
     return save_checkpoint({"format": "colorbench-gan-generator/1", "config": cfg,
-                            "step": state["step"], "generator": gen}, out)
+                            "step": state["step"], "generator": gen,
+                            "training_data": state.get("training_data")}, out)
 
 
 @torch.no_grad()

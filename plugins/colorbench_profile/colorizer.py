@@ -142,7 +142,8 @@ def export(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
     return save_checkpoint({"format": EXPORT_FORMAT, "config": cfg, "step": state["step"],
                             "profiles": profiles.to_state(with_assignment=False),
                             "predictor": cast(state["predictor"]),
-                            "colorizers": {k: cast(v) for k, v in colorizer_states(state).items()}}, out)
+                            "colorizers": {k: cast(v) for k, v in colorizer_states(state).items()},
+                            "training_data": state.get("training_data")}, out)
 
 
 def param_count(nets: dict[str, nn.Module]) -> int:

@@ -176,7 +176,8 @@ def export(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
     cfg = {k: state["config"][k] for k in ARCH_KEYS if k in state["config"]}
     return save_checkpoint({"format": EXPORT_FORMAT, "config": cfg, "step": state["step"],
                             "classes": state["classes"], "pseudo": state.get("pseudo"),
-                            "segmenter": cast(state["segmenter"]), "colorizer": cast(state["colorizer"])}, out)
+                            "segmenter": cast(state["segmenter"]), "colorizer": cast(state["colorizer"]),
+                            "training_data": state.get("training_data")}, out)
 
 
 def main(argv: list[str] | None = None) -> None:
