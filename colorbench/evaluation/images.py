@@ -1,6 +1,6 @@
 """Decoding images the same way everywhere (run, score, colorize, datasets).
 
-Rules (DESIGN.md §3): EXIF orientation applied; palette, gray, gray+alpha, RGBA, CMYK,
+Rules (docs/protocol.md): EXIF orientation applied; palette, gray, gray+alpha, RGBA, CMYK,
 16-bit and 32-bit images converted to RGB uint8 (alpha is dropped, not composited;
 16-bit values are scaled by 255/65535 and rounded); images larger than
 ``$COLORBENCH_MAX_PIXELS`` (default 100 megapixels) are rejected before decoding.
