@@ -60,3 +60,18 @@ def test_the_path_pattern_catches_machine_paths(line):
                                   "$TORCH_HOME/hub/checkpoints", "~/data/coco", "docs/run-directory.md"])
 def test_the_path_pattern_spares_relative_paths_and_urls(line):
     assert not MACHINE_PATH.search(line)
+
+
+@pytest.mark.parametrize("spec", ["ColorizerSpec", "DatasetSpec", "MetricSpec", "SegmenterSpec"])
+def test_plugins_md_documents_every_field_of_each_spec(spec):
+    import dataclasses
+
+    from colorbench.plugin import specs
+
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    heading = {"ColorizerSpec": "## register_colorizers", "DatasetSpec": "## register_datasets",
+               "MetricSpec": "## register_metrics", "SegmenterSpec": "## register_segmenters"}[spec]
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    fields = [f.name for f in dataclasses.fields(getattr(specs, spec))]
+    missing = [name for name in fields if f"`{name}`" not in section and not re.search(rf"\b{name}\b", section)]
+    assert missing == []
