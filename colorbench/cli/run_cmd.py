@@ -36,6 +36,7 @@ def run_command(
     name: str = typer.Option(None, help="Run directory name (default: the benchmark's name, else a timestamp). Rerun with the same name to resume."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip images already scored in this run directory."),
     save_images: bool = typer.Option(None, "--save-images/--no-save-images", help="Write every output as PNG under outputs/ (needed by colorbench report). \\[default: no-save-images]"),
+    save_thumbs: bool = typer.Option(False, "--save-thumbs", help="Write only 128-pixel thumbnails under outputs/: enough for colorbench report and the contact sheets, not for score."),
     seed: int = typer.Option(None, help="Random seed. \\[default: 0]"),
     strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable (missing weights), a plugin was skipped for an error or a plugin entry was refused (duplicate name)."),
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when a model failed on every image or a dataset/model/set metric could not run)."),
@@ -63,7 +64,7 @@ def run_command(
     metric_opts = [*metric_set, *([f"class_set={class_set}"] if class_set else []),
                    *([f"fid.reference={fid_ref}"] if fid_ref else [])]
     given = {"split": split, "limit": limit, "size": size, "resize": resize, "batch_size": batch_size,
-             "save_images": save_images, "seed": seed, "workers": workers}
+             "save_images": "thumbs" if save_thumbs else save_images, "seed": seed, "workers": workers}
     settings: dict = {}
     if benchmark:
         from colorbench.evaluation import suites

@@ -44,12 +44,12 @@ class BatchScorer:
     """Scores batches for one run or score: ``metric_set`` on ``device`` under ``precision``
     (autocast of the colorizer; fp32 by default); failures go to ``errors``; with
     ``save_dir``, outputs go to ``save_dir/<dataset>/<model>/<id>.png`` and ground truths to
-    ``save_dir/<dataset>/_ground_truth/``."""
+    ``save_dir/<dataset>/_ground_truth/`` (with ``save_longest``, as thumbnails of that longer side)."""
 
     def __init__(self, metric_set: MetricSet, device: torch.device, errors: ErrorLog,
-                 save_dir: Path | None = None, precision: str = "fp32"):
+                 save_dir: Path | None = None, precision: str = "fp32", save_longest: int | None = None):
         self.metric_set, self.device, self.errors = metric_set, device, errors
-        self.save_dir, self.precision = save_dir, precision
+        self.save_dir, self.precision, self.save_longest = save_dir, precision, save_longest
 
     def predict(self, spec: ColorizerSpec, colorizer: Any, L: torch.Tensor,
                 ids: list[str]) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -174,7 +174,7 @@ class BatchScorer:
         pred_np = pred.permute(0, 2, 3, 1).cpu().numpy()
         gt_np = gt.permute(0, 2, 3, 1).cpu().numpy()
         for k, image_id in enumerate(ids):
-            save_png(pred_np[k], out_dir / model / f"{image_id}.png")
+            save_png(pred_np[k], out_dir / model / f"{image_id}.png", self.save_longest)
             gt_path = out_dir / GT_DIR / f"{image_id}.png"
             if not gt_path.exists():
-                save_png(gt_np[k], gt_path)
+                save_png(gt_np[k], gt_path, self.save_longest)

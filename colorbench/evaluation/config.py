@@ -32,7 +32,7 @@ class RunConfig:
     out: str = "runs"
     name: str | None = None
     resume: bool = True
-    save_images: bool = False
+    save_images: bool | str = False  # True or "full": every output as PNG; "thumbs": report thumbnails only
     seed: int = 0
     strict: bool = False  # unavailable requested metrics and plugin problems are errors
     fail_on_error: bool = False  # any failed image or metric cell makes the run's exit status 1
@@ -92,3 +92,18 @@ def validate(config: RunConfig) -> None:
             raise ColorbenchError(f"dataset {entry!r}: resize {proto.resize!r}: choose one of {', '.join(RESIZE_MODES)}")
         if proto.size < 8 and proto.resize != "none":
             raise ColorbenchError(f"dataset {entry!r}: size {proto.size}: must be at least 8 pixels")
+
+
+SAVE_THUMB = 128  # longer side of the images --save-thumbs writes (the report's default --thumb)
+
+
+def save_mode(value: bool | str | None) -> str | None:
+    """``save_images`` as ``"full"`` (every output as a full-size PNG, what ``score`` rereads),
+    ``"thumbs"`` (only ``SAVE_THUMB``-pixel thumbnails, what the report shows) or None."""
+    if value in (None, False, "none", "no", "false"):
+        return None
+    if value in (True, "full", "yes", "true"):
+        return "full"
+    if value == "thumbs":
+        return "thumbs"
+    raise ColorbenchError(f"save_images {value!r}: choose true (full), thumbs or false")
