@@ -40,7 +40,7 @@ def run_command(
     seed: int = typer.Option(None, help="Random seed. \\[default: 0]"),
     strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable (missing weights), a plugin was skipped for an error or a plugin entry was refused (duplicate name)."),
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when a model failed on every image or a dataset/model/set metric could not run)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the paths written (no table, progress bars or info lines)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings, errors and the paths written (no table, progress bars or info lines)."),
 ) -> None:
     """Colorize datasets with models and score the outputs; writes a run directory.
 

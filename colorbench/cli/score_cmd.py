@@ -29,7 +29,7 @@ def score_command(
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable, a plugin was skipped for an error or a plugin entry was refused."),
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when every image failed)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the paths written (no table, progress bars or info lines)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings, errors and the paths written (no table, progress bars or info lines)."),
 ) -> None:
     """Score predictions against ground truths matched by relative path without extension.
 
