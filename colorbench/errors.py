@@ -42,3 +42,15 @@ class WeightsUnavailableError(ColorbenchError):
 
 class WeightsHashError(WeightsUnavailableError):
     """A weights file whose sha256 is not the declared one: never loaded."""
+
+
+class ResultWriteError(ColorbenchError):
+    """A result file of the run directory could not be written (full disk, permissions):
+    the run stops; finished rows stay and a rerun resumes."""
+
+    @classmethod
+    def of(cls, path: object, exc: OSError) -> ResultWriteError:
+        """The one line for ``exc`` raised while writing ``path``."""
+        reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+        return cls(f"cannot write {path}: {reason} (errno {exc.errno}); the run stopped with every "
+                   "finished row kept; free space (or fix the permissions) and rerun the same command to resume")

@@ -14,7 +14,7 @@ from colorbench.training import TrainContext
 MICRO = {"growth_rate": 4, "block_config": [1, 1, 1, 1], "num_init_features": 8, "bn_size": 2,
          "decoder": [16, 16, 16], "input_size": 32, "target_size": 8, "batch_size": 4,
          "steps": 4, "workers": 0, "save_every": 0, "val_images": 0, "log_every": 1,
-         "class_min_count": 2, "class_min_fraction": None, "fit_size": 16}
+         "class_min_count": 2, "class_min_fraction": None}
 
 
 def config(**overrides: Any) -> dict[str, Any]:

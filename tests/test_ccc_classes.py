@@ -88,13 +88,13 @@ class _Solid:
 
 def test_fit_classes_over_a_dataset_at_56() -> None:
     ds, grid = _Solid(), ClassGrid()
-    hist = class_histogram(ds, grid, size=56)
+    hist = class_histogram(ds, grid, input_size=56, target_size=56)
     assert int(hist.sum()) == 4 * 56 * 56
     lab = rgb_to_lab(torch.tensor(ds.colours, dtype=torch.uint8).T.reshape(3, 4, 1)).reshape(3, 4)
     red, blue, green = (int(grid.classes(lab[1, k], lab[2, k])) for k in (0, 2, 3))
     assert int(hist[blue]) == 56 * 56
     assert int(hist[green]) < 56 * 56 // 50  # the small patch only (some boundary pixels blend)
-    cs, _ = fit_classes(ds, grid, size=56, min_count=100, min_fraction=None)
+    cs, _ = fit_classes(ds, grid, 56, 56, min_count=100, min_fraction=None)
     assert red in cs.kept.tolist() and blue in cs.kept.tolist() and green not in cs.kept.tolist()
     # the rare green maps to its nearest kept centre (eq. 12)
     centres = grid.centres(cs.kept)

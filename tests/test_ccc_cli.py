@@ -24,7 +24,7 @@ def test_train_command_then_run_loads_the_checkpoint(cli, tmp_path: Path) -> Non
     cli.add_plugin("metrics_classes", colorbench_metrics_classes.plugin)  # validation: TAR, CNR, CPSNR
     out = tmp_path / "D"
     cli("train", "ccc", "--dataset", "shapes", "--config", "tiny", "--steps", "3", "--out", out,
-        "--set", "val_images=2", "--set", "fit_limit=16", "--set", "workers=0")
+        "--set", "val_images=2", "--set", "fit_images=16", "--set", "workers=0")
     assert (out / "checkpoint.pt").is_file() and (out / "config.json").is_file()
     assert (out / "classes.json").is_file() and (out / "train_log.csv").is_file()
     with open(out / "train_log.csv", newline="") as f:
@@ -42,7 +42,7 @@ def test_train_command_then_run_loads_the_checkpoint(cli, tmp_path: Path) -> Non
 
 def test_tiny_model_overfits_a_few_shapes_images(cli, tmp_path: Path) -> None:
     cfg = config(growth_rate=8, block_config=[2, 2, 2, 2], num_init_features=16, decoder=[64, 48, 32],
-                 input_size=64, target_size=16, batch_size=8, steps=120, class_min_count=1, fit_size=32)
+                 input_size=64, target_size=16, batch_size=8, steps=120, class_min_count=1)
     run_training(context(tmp_path / "ckpt", cfg, n=8, size=64))
     cli.add_plugin("ccc", colorbench_ccc.plugin)
     cli.add_plugin("metrics_classes", colorbench_metrics_classes.plugin)

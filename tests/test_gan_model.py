@@ -22,7 +22,7 @@ from conftest import pin_weights
 
 from colorbench.errors import ColorbenchError, WeightsHashError
 
-TINY_RES = {"generator": "resnet18-unet", "resnet_width": 8}
+TINY_RES = {"generator": "resnet18-unet", "decoder": "compact", "resnet_width": 8}
 TINY_UNET = {"generator": "unet", "unet_downs": 5, "ngf": 8}
 
 

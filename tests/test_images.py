@@ -15,7 +15,7 @@ from conftest import load_regs, random_rgb, write_image
 from PIL import Image
 
 from colorbench.color import rgb_to_lab
-from colorbench.errors import ImageError
+from colorbench.errors import ColorbenchError, ImageError
 from colorbench.evaluation.images import list_image_files, load_rgb, save_png
 from colorbench.evaluation.protocol import lightness, rebuild, resize, to_tensor
 from colorbench.evaluation.runner import RunConfig, Runner
@@ -172,12 +172,21 @@ def test_huge_dimensions_rejected_with_clear_message(tmp_path: Path, w: int, h: 
 
 
 def test_list_image_files_ids(tmp_path: Path) -> None:
-    for rel in ("b/x.png", "a.jpg", "a.png", "c.JPEG", ".hidden.png", "notes.txt"):
+    for rel in ("b/x.png", "a.jpg", "cat.1.png", "cat.2.png", "c.JPEG", ".hidden.png", "notes.txt"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     ids, files = list_image_files(tmp_path)
-    assert ids == ["a.jpg", "a.png", "b/x", "c"]
-    assert [f.name for f in files] == ["a.jpg", "a.png", "x.png", "c.JPEG"]
+    assert ids == ["a", "b/x", "c", "cat.1", "cat.2"]  # only the one real extension is removed
+    assert [f.name for f in files] == ["a.jpg", "x.png", "c.JPEG", "cat.1.png", "cat.2.png"]
+
+
+def test_list_image_files_refuses_colliding_ids(tmp_path: Path) -> None:
+    for rel in ("dup.png", "dup.jpg", "ok.png"):
+        (tmp_path / rel).write_bytes(b"x")
+    with pytest.raises(ColorbenchError) as err:
+        list_image_files(tmp_path)
+    msg = str(err.value)
+    assert "'dup'" in msg and "dup.png" in msg and "dup.jpg" in msg and "ok.png" not in msg
 
 
 def test_save_png_is_lossless_and_atomic(tmp_path: Path) -> None:

@@ -37,12 +37,11 @@ def test_full_and_thumbnail_outputs(cli, tmp_path):
     assert "imgs.html" in pages and (tmp_path / "report" / "imgs.contact.png").is_file()
 
 
-@pytest.mark.parametrize("value,mode", [(True, "full"), ("full", "full"), ("thumbs", "thumbs"), (False, None),
-                                        (None, None)])
+@pytest.mark.parametrize("value,mode", [(True, "full"), ("thumbs", "thumbs"), (False, None), (None, None)])
 def test_save_mode(value, mode):
     assert save_mode(value) == mode
 
 
 def test_an_unknown_save_mode_is_one_line():
-    with pytest.raises(ColorbenchError, match="save_images 'small': choose true"):
+    with pytest.raises(ColorbenchError, match="save_images 'small': must be true or false .* or thumbs"):
         save_mode("small")

@@ -23,13 +23,13 @@ RESERVE_AFTER_TRAINING = 75.0  # eval-trained (5 models x the held-out sets) and
 COMMON_SETS: dict[str, Any] = {"save_every": 0, "val_every": 0}  # checkpoint/validate at each stage's end only
 MODEL_SETS: dict[str, dict[str, Any]] = {
     "ccc": {"val_images": 64},  # paper 500: validation is not what is measured
-    "gan": {"val_images": 64},  # paper 256
+    "gan": {"val_images": 64, "pretrained_encoder": False},  # paper 256; the offline machine lacks the ImageNet file
     "profile": {"val_images": 64},
     "router": {"label_workers": None},  # None: --workers (the labelling run decodes in parallel)
     "semantic": {"labels": "pseudo", "val_images": 32},  # image folders have no semantic maps
 }
 # The probe only measures step times: a smaller data preparation will do.
-PROBE_SETS: dict[str, dict[str, Any]] = {"ccc": {"fit_limit": 64}, "router": {"label_limit": 64},
+PROBE_SETS: dict[str, dict[str, Any]] = {"ccc": {"fit_images": 64}, "router": {"label_limit": 64},
                                          "semantic": {"pseudo_fit_images": 32}}
 
 

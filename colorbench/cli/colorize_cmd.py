@@ -33,7 +33,13 @@ def colorize_command(
 
     from colorbench.device import resolve_device
     from colorbench.errors import ColorbenchError
-    from colorbench.evaluation.images import is_image_file, list_image_files, load_rgb, save_png
+    from colorbench.evaluation.images import (
+        is_image_file,
+        list_image_files,
+        load_rgb,
+        refuse_collisions,
+        save_png,
+    )
     from colorbench.models.factory import create_colorizer, resolve_checkpoint
     from colorbench.models.inference import colorize_rgb
     from colorbench.plugin.options import resolve_options, with_defaults
@@ -53,6 +59,7 @@ def colorize_command(
             raise ColorbenchError(f"{item}: not an image file or directory")
     if not files:
         raise ColorbenchError("no images found in the inputs")
+    refuse_collisions(files, "colorize")  # two inputs would write one output file
     dev = resolve_device(device)
     colorizer = create_colorizer(regs, spec.name, ckpt, dev, given)
     if save_maps and not spec.saves_maps:
@@ -70,6 +77,10 @@ def colorize_command(
         except ColorbenchError as exc:
             failed += 1
             typer.echo(f"error: {exc}", err=True)
+        except Exception as exc:  # a colorizer's own bug fails this photo, not the command
+            failed += 1
+            typer.echo(f"error: {path}: colorizer {spec.name!r} failed: {type(exc).__name__}: "
+                       f"{' '.join(str(exc).split())}", err=True)
     typer.echo(f"wrote {len(files) - failed} images to {out}" + (f"; {failed} failed" if failed else ""))
     if failed:
         raise typer.Exit(1)

@@ -38,6 +38,7 @@ def run_command(
     save_images: bool = typer.Option(None, "--save-images/--no-save-images", help="Write every output as PNG under outputs/ (needed by colorbench report). \\[default: no-save-images]"),
     save_thumbs: bool = typer.Option(False, "--save-thumbs", help="Write only 128-pixel thumbnails under outputs/: enough for colorbench report and the contact sheets, not for score."),
     seed: int = typer.Option(None, help="Random seed. \\[default: 0]"),
+    batch_timeout: float = typer.Option(None, "--batch-timeout", help="Seconds a colorizer may take for one batch; a batch over it fails (the hung call keeps running in a background thread). \\[default: no limit]"),
     strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable (missing weights), a plugin was skipped for an error or a plugin entry was refused (duplicate name)."),
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when a model failed on every image or a dataset/model/set metric could not run)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings, errors and the paths written (no table, progress bars or info lines)."),
@@ -95,7 +96,8 @@ def run_command(
             settings.setdefault(key, defaults[key])
     strict = strict or bool(settings.pop("strict", False))
     cfg = RunConfig(**settings, device=device, precision=precision, data_root=data_root, out=str(out),
-                    name=name, resume=resume, strict=strict, fail_on_error=fail_on_error)
+                    name=name, resume=resume, strict=strict, fail_on_error=fail_on_error,
+                    batch_timeout=batch_timeout)
     reporter = Reporter(quiet=quiet)
     runner = Runner(cfg, registries(), reporter)
     result = runner.run()

@@ -31,7 +31,7 @@ def score_command(
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when every image failed)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings, errors and the paths written (no table, progress bars or info lines)."),
 ) -> None:
-    """Score predictions against ground truths matched by relative path without extension.
+    """Score predictions against ground truths matched by relative path minus its image extension.
 
     Writes per_image.csv and summary.csv like `run` (dataset `score`, model = the pred
     folder's name). Unmatched files are listed. With --resize crop|stretch the ground truths
@@ -44,12 +44,16 @@ def score_command(
     from colorbench import results
     from colorbench.cli.run_cmd import print_summary
     from colorbench.device import resolve_device
+    from colorbench.evaluation.config import check_number
     from colorbench.evaluation.scoring import score_dirs
     from colorbench.evaluation.selection import resolve_metrics, unavailable_note
     from colorbench.plugin.manager import check_strict
     from colorbench.plugin.options import resolve_options
     from colorbench.reporting import Reporter
 
+    check_number(batch_size, "--batch-size", 1)
+    check_number(workers, "--workers", 0, 64, optional=True)
+    check_number(size, "--size", 8)
     reporter = Reporter(quiet=quiet)
     regs = registries()
     if strict:

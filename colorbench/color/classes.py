@@ -178,6 +178,6 @@ def frequent_classes(hist: torch.Tensor, min_count: float | None = None,
         raise ColorbenchError("frequent_classes: give min_count or min_fraction")
     hist = hist.reshape(-1).to(torch.float64)
     threshold = max(float(min_count or 0.0), float(min_fraction or 0.0) * float(hist.sum()))
-    keep = hist >= threshold
+    keep = hist >= threshold * (1 - 1e-12)  # 500/109,885,440 x 109,885,440 rounds above 500
     keep[int(hist.argmax())] = True
     return torch.nonzero(keep).reshape(-1).to(torch.int64)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from colorbench.device import autocast
-from colorbench.errors import ColorbenchError
+from colorbench.errors import ColorbenchError, ResultWriteError
 from colorbench.evaluation.accumulator import Reference
 from colorbench.evaluation.batch import MetricBatch
 from colorbench.evaluation.failures import ErrorLog, Failure
@@ -25,6 +25,7 @@ from colorbench.evaluation.images import save_png
 from colorbench.evaluation.loader import Item, group_by_shape
 from colorbench.evaluation.metricset import MetricSet
 from colorbench.evaluation.protocol import rebuild
+from colorbench.evaluation.watchdog import BatchTimeout, call_with_timeout
 from colorbench.plugin.specs import ColorizerSpec
 from colorbench.reporting.console import Reporter
 from colorbench.results.files import GT_DIR, PerImageWriter
@@ -47,18 +48,25 @@ class BatchScorer:
     ``save_dir/<dataset>/_ground_truth/`` (with ``save_longest``, as thumbnails of that longer side)."""
 
     def __init__(self, metric_set: MetricSet, device: torch.device, errors: ErrorLog,
-                 save_dir: Path | None = None, precision: str = "fp32", save_longest: int | None = None):
+                 save_dir: Path | None = None, precision: str = "fp32", batch_timeout: float | None = None,
+                 save_longest: int | None = None):
+        """``batch_timeout``: seconds a colorizer call may take (``--batch-timeout``)."""
         self.metric_set, self.device, self.errors = metric_set, device, errors
-        self.save_dir, self.precision, self.save_longest = save_dir, precision, save_longest
+        self.save_dir, self.precision, self.batch_timeout = save_dir, precision, batch_timeout
+        self.save_longest = save_longest
+
+    def _call(self, spec: ColorizerSpec, colorizer: Any, L: torch.Tensor, ids: list[str]) -> Any:
+        def call() -> Any:
+            with torch.inference_mode(), autocast(self.device, self.precision):  # thread-local modes
+                return colorizer.colorize_with_info(L, ids) if spec.provides_info else (colorizer.colorize(L), {})
+
+        if self.batch_timeout is None:
+            return call()
+        return call_with_timeout(call, self.batch_timeout, f"colorizer {spec.name!r}")
 
     def predict(self, spec: ColorizerSpec, colorizer: Any, L: torch.Tensor,
                 ids: list[str]) -> tuple[torch.Tensor, dict[str, Any]]:
-        info: dict[str, Any] = {}
-        with torch.inference_mode(), autocast(self.device, self.precision):
-            if spec.provides_info:
-                ab, info = colorizer.colorize_with_info(L, ids)
-            else:
-                ab = colorizer.colorize(L)
+        ab, info = self._call(spec, colorizer, L, ids)
         if not isinstance(ab, torch.Tensor) or tuple(ab.shape) != (L.shape[0], 2, *L.shape[2:]):
             got = tuple(ab.shape) if isinstance(ab, torch.Tensor) else type(ab).__name__
             raise ColorbenchError(f"colorizer {spec.name!r} returned {got}; expected a*b* of shape {(L.shape[0], 2, *L.shape[2:])}")
@@ -115,7 +123,14 @@ class BatchScorer:
         for group in group_by_shape(good):
             try:
                 done = self._score_group(base, group, spec, colorizer)
-            except Exception as exc:
+            except ResultWriteError:  # the run directory, not the image: stop the run
+                raise
+            except BatchTimeout as exc:  # retrying image by image would wait once per image
+                fails = [Failure.of(it.id, exc) for it in group]
+                rows += [_failed_row(base, f) for f in fails]
+                failures += fails
+                continue
+            except (Exception, SystemExit) as exc:  # a plugin's sys.exit() fails its image only
                 if len(group) == 1:
                     failure = Failure.of(group[0].id, exc)
                     rows.append(_failed_row(base, failure))
@@ -174,7 +189,11 @@ class BatchScorer:
         pred_np = pred.permute(0, 2, 3, 1).cpu().numpy()
         gt_np = gt.permute(0, 2, 3, 1).cpu().numpy()
         for k, image_id in enumerate(ids):
-            save_png(pred_np[k], out_dir / model / f"{image_id}.png", self.save_longest)
-            gt_path = out_dir / GT_DIR / f"{image_id}.png"
-            if not gt_path.exists():
-                save_png(gt_np[k], gt_path, self.save_longest)
+            path = out_dir / model / f"{image_id}.png"
+            try:
+                save_png(pred_np[k], path, self.save_longest)
+                path = out_dir / GT_DIR / f"{image_id}.png"
+                if not path.exists():
+                    save_png(gt_np[k], path, self.save_longest)
+            except OSError as exc:
+                raise ResultWriteError.of(path, exc) from None

@@ -10,6 +10,7 @@ from typing import Any
 
 from colorbench.errors import ColorbenchError
 from colorbench.evaluation.protocol import RESIZE_MODES
+from colorbench.results.names import check_name
 
 
 @dataclass
@@ -34,6 +35,7 @@ class RunConfig:
     resume: bool = True
     save_images: bool | str = False  # True or "full": every output as PNG; "thumbs": report thumbnails only
     seed: int = 0
+    batch_timeout: float | None = None  # seconds a colorizer call may take (watchdog.py)
     strict: bool = False  # unavailable requested metrics and plugin problems are errors
     fail_on_error: bool = False  # any failed image or metric cell makes the run's exit status 1
     # per-dataset protocol overrides, keyed by the entry in ``datasets``: any of split,
@@ -74,8 +76,47 @@ def protocol_for(cfg: RunConfig, entry: str) -> Protocol:
                     size=int(o.get("size", cfg.size)), resize=str(o.get("resize", cfg.resize)))
 
 
+MAX_SEED = 2**63 - 1
+
+
+def check_number(value: Any, what: str, minimum: int, maximum: int | None = None, *,
+                 optional: bool = False) -> None:
+    """One ColorbenchError unless ``value`` is an integer (not a bool) in
+    [minimum, maximum]; None passes when ``optional``."""
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ColorbenchError(f"{what} {value!r}: must be a whole number")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ColorbenchError(f"{what} {value}: must be {bound}")
+
+
+def _check_types(config: RunConfig) -> None:
+    check_number(config.limit, "--limit", 1, optional=True)
+    check_number(config.size, "--size", 0)
+    check_number(config.batch_size, "--batch-size", 1)
+    check_number(config.workers, "--workers", 0, 64)
+    check_number(config.seed, "--seed", 0, MAX_SEED)
+    if config.batch_timeout is not None and not (isinstance(config.batch_timeout, (int, float))
+                                                 and 0 < config.batch_timeout < 1e9):
+        raise ColorbenchError(f"--batch-timeout {config.batch_timeout!r}: must be a positive number of seconds")
+    if not isinstance(config.save_images, bool) and config.save_images != "thumbs":
+        raise ColorbenchError(f"save_images {config.save_images!r}: must be true or false (YAML booleans, unquoted) "
+                              "or thumbs")
+    for entry, settings in config.dataset_settings.items():
+        check_number(settings.get("limit"), f"dataset {entry!r}: limit", 1, optional=True)
+        check_number(settings.get("size"), f"dataset {entry!r}: size", 0, optional=True)
+        for key in ("split", "resize"):
+            if settings.get(key) is not None and not isinstance(settings[key], str):
+                raise ColorbenchError(f"dataset {entry!r}: {key} {settings[key]!r}: must be a string")
+
+
 def validate(config: RunConfig) -> None:
     """One clear line for a protocol setting no run can use (before anything is written)."""
+    _check_types(config)
+    if config.name is not None:  # a suite's name too: never a path out of --out
+        check_name(config.name, "run name")
     if config.resize not in RESIZE_MODES:
         raise ColorbenchError(f"--resize {config.resize!r}: choose one of {', '.join(RESIZE_MODES)}")
     if config.size < 8 and config.resize != "none":
@@ -98,12 +139,10 @@ SAVE_THUMB = 128  # longer side of the images --save-thumbs writes (the report's
 
 
 def save_mode(value: bool | str | None) -> str | None:
-    """``save_images`` as ``"full"`` (every output as a full-size PNG, what ``score`` rereads),
-    ``"thumbs"`` (only ``SAVE_THUMB``-pixel thumbnails, what the report shows) or None."""
-    if value in (None, False, "none", "no", "false"):
+    """``save_images`` as ``"full"`` (True: every output as a full-size PNG, what ``score``
+    rereads), ``"thumbs"`` (only ``SAVE_THUMB``-pixel thumbnails, what the report shows) or None."""
+    if value is None or value is False:
         return None
-    if value in (True, "full", "yes", "true"):
-        return "full"
-    if value == "thumbs":
-        return "thumbs"
-    raise ColorbenchError(f"save_images {value!r}: choose true (full), thumbs or false")
+    if value is True or value == "thumbs":
+        return "full" if value is True else "thumbs"
+    raise ColorbenchError(f"save_images {value!r}: must be true or false (YAML booleans, unquoted) or thumbs")

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from colorbench.errors import ResultWriteError
 from colorbench.results.provenance import now
 
 ERRORS_LOG = "errors.log"
@@ -60,9 +61,12 @@ class ErrorLog:
             if f.trace:
                 lines.append(f.trace if f.trace.endswith("\n") else f.trace + "\n")
             lines.append("\n")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as log:
-            log.writelines(lines)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8", errors="surrogateescape") as log:
+                log.writelines(lines)
+        except OSError as exc:
+            raise ResultWriteError.of(self.path, exc) from None
 
     def pair_lines(self, key: str, n_images: int) -> list[str]:
         """One line per kind of failure of ``key``: count of ``n_images`` and first reasons."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from colorbench.errors import ImageError
+from colorbench.errors import ColorbenchError, ImageError
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".jfif"}
@@ -35,14 +35,25 @@ def is_image_file(path: Path) -> bool:
 
 def list_image_files(root: Path) -> tuple[list[str], list[Path]]:
     """Image files under ``root`` in sorted order and their ids: the path relative to the
-    root without extension, posix separators (files differing only in extension keep it)."""
-    from collections import Counter
-
+    root minus its one image extension (``cat.1.png`` is ``cat.1``), posix separators.
+    Files whose ids collide (``dup.png`` and ``dup.jpg``) are one ColorbenchError listing them."""
     files = sorted(p for p in root.rglob("*") if p.is_file() and is_image_file(p))
-    stems = [p.relative_to(root).with_suffix("").as_posix() for p in files]
-    counts = Counter(stems)
-    ids = [p.relative_to(root).as_posix() if counts[s] > 1 else s for p, s in zip(files, stems, strict=True)]
+    ids = [p.relative_to(root).with_suffix("").as_posix() for p in files]
+    refuse_collisions(list(zip(ids, files, strict=True)), str(root))
     return ids, files
+
+
+def refuse_collisions(named: list[tuple[str, Path]], where: str) -> None:
+    """One ColorbenchError listing the files of every id that more than one file has."""
+    by_id: dict[str, list[Path]] = {}
+    for image_id, path in named:
+        by_id.setdefault(image_id, []).append(path)
+    clashes = {i: ps for i, ps in by_id.items() if len(ps) > 1}
+    if clashes:
+        listed = "; ".join(f"{i!r}: {', '.join(str(p) for p in ps)}" for i, ps in list(clashes.items())[:5])
+        more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
+        raise ColorbenchError(f"{where}: {len(clashes)} image id(s) name more than one file ({listed}{more}); "
+                              "rename or remove the duplicates")
 
 
 def to_rgb8(img: Image.Image) -> np.ndarray:
@@ -111,8 +122,12 @@ def save_png(rgb: np.ndarray, path: str | Path, longest: int | None = None) -> N
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    image = Image.fromarray(rgb)
-    if longest is not None and max(image.size) > longest:
-        image.thumbnail((longest, longest), Image.Resampling.LANCZOS)
-    image.save(tmp, format="PNG", compress_level=1)
-    os.replace(tmp, path)
+    try:
+        image = Image.fromarray(rgb)
+        if longest is not None and max(image.size) > longest:
+            image.thumbnail((longest, longest), Image.Resampling.LANCZOS)
+        image.save(tmp, format="PNG", compress_level=1)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk leaves no temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise

@@ -44,7 +44,7 @@ class ProtocolDataset(torch.utils.data.Dataset[Item]):
             sample = self.dataset.load(index)
             rgb = to_tensor(resize(sample.image, self.size, self.mode))
             L = lightness(rgb)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
             text = " ".join(str(exc).split()) or type(exc).__name__
             return Item(image_id, error=text, trace=traceback.format_exc(), load_seconds=time.perf_counter() - t0)
         return Item(image_id, rgb, L, load_seconds=time.perf_counter() - t0)

@@ -92,7 +92,7 @@ class MetricSet:
             except ShapeError as exc:  # the metric's contract, not one image: every cell
                 for k in range(n):
                     failed[k][spec.name] = Failure.of(ids[k], exc, spec.name)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
                 if n == 1:
                     failed[0][spec.name] = Failure.of(ids[0], exc, spec.name)
                 retry = n > 1  # outside the handler: each image's traceback is its own
@@ -111,7 +111,7 @@ class MetricSet:
         for k in range(len(batch)):
             try:
                 out += self._values(spec, batch.select(k))
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
                 out.append(None)
                 failed[k][spec.name] = Failure.of(ids[k], exc, spec.name)
         return out
@@ -137,14 +137,14 @@ class MetricSet:
             if isinstance(acc, Accumulator):
                 try:
                     acc.set_reference(reference)
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
                     self.pair_failures[mid] = Failure.of(SET, exc, mid)
 
     def _build(self, spec: MetricSpec) -> None:
         assert self._accs is not None
         try:
             self._accs[spec.name] = spec.build(device=self.device, **self.options[spec.name])
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
             self._broken[spec.name] = Failure.of(SET, exc, spec.name)
             self._accs.pop(spec.name, None)
 
@@ -155,7 +155,7 @@ class MetricSet:
                 continue
             try:
                 acc.update(batch)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
                 self.pair_failures[mid] = Failure.of(SET, exc, mid)
 
     def finish(self, record: Any, warn: Any) -> list[Failure]:
@@ -171,7 +171,7 @@ class MetricSet:
                 continue
             try:
                 record.values[mid] = float(acc.compute())
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
                 self.pair_failures[mid] = Failure.of(SET, exc, mid)
                 continue
             info = acc.info() if spec.provides_info else None

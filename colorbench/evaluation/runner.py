@@ -49,6 +49,7 @@ from colorbench.reporting.console import Reporter
 from colorbench.results.lock import run_dir_lock
 from colorbench.results.manifest import PairRecord, RunManifest
 from colorbench.results.manifest import read as read_manifest
+from colorbench.results.names import check_dataset
 from colorbench.results.provenance import environment, now
 from colorbench.results.summary import summarize, write_summary
 
@@ -104,7 +105,8 @@ class Runner:
         self.metric_set = MetricSet(self.metrics, self.device, self.metric_options)
         self.scorer = BatchScorer(self.metric_set, self.device, self.shard.error_log(),
                                   self._run_dir() / "outputs" if save_mode(config.save_images) else None,
-                                  self.precision, SAVE_THUMB if save_mode(config.save_images) == "thumbs" else None)
+                                  self.precision, config.batch_timeout,
+                                  SAVE_THUMB if save_mode(config.save_images) == "thumbs" else None)
         self.manifest = RunManifest()
         self.per_image_ids = self.metric_set.per_image_ids
         self.dist_ids = self.metric_set.distribution_ids
@@ -190,8 +192,10 @@ class Runner:
             if dataset is None:
                 continue
             ids = [str(i) for i in dataset.ids]
-            if len(set(ids)) != len(ids):
-                self._fail(f"dataset {ds.name!r}: image ids are not unique; rows could not be keyed")
+            try:  # ids and names become paths under outputs/: none may leave the run directory
+                check_dataset(ds.name, ids)
+            except ColorbenchError as exc:
+                self._fail(str(exc))
                 continue
             n = len(ids) if proto.limit is None else min(proto.limit, len(ids))
             fingerprint = {**ds.fingerprint, "options": self.options.get(ds.spec.name, {}),
@@ -235,7 +239,7 @@ class Runner:
             return ds.build(split=proto.split, data_root=self.cfg.data_root, options=opts)
         except ColorbenchError as exc:
             self._fail(str(exc))
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
             self._fail(f"dataset {ds.name!r} failed to load: {type(exc).__name__}: {exc}")
         return None
 
@@ -271,7 +275,7 @@ class Runner:
         failure = None
         try:
             colorizer = self._colorizer(spec, checkpoint)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
             failure = Failure.of("(model)", exc)
         error = shard.all_ok(failure and f"colorizer {spec.name!r} could not be built: {failure.message}")
         if error is not None:  # a model that fails on one rank fails the pair on every rank

@@ -1,7 +1,7 @@
 """``colorbench score``: metrics on existing outputs, no model run.
 
-Predictions and ground truths are matched by relative path without extension. The
-results directory has the same per_image.csv / summary.csv / errors.log as a run (dataset
+Predictions and ground truths are matched by relative path minus its one image extension
+(ids that collide are an error). The results directory has the same per_image.csv / summary.csv / errors.log as a run (dataset
 ``score``, model = the name of the prediction folder): the files are read into loader Items
 and go through the one batch scorer of ``run``, so the numbers are ``run``'s exactly.
 """
@@ -42,7 +42,7 @@ DATASET = "score"
 
 @dataclass
 class Match:
-    """Files matched by relative path without extension, and those without a partner."""
+    """Files matched by relative path minus its image extension, and those without a partner."""
 
     pairs: list[tuple[str, Path, Path]]
     only_pred: list[str]
@@ -55,10 +55,8 @@ def match_files(pred_dir: Path, gt_dir: Path) -> Match:
             raise ColorbenchError(f"{what} {d}: not a directory")
     pred_ids, pred_files = list_image_files(pred_dir)
     gt_ids, gt_files = list_image_files(gt_dir)
-    # match on the path without extension even where one side kept its extension
-    strip = lambda i: i.rsplit(".", 1)[0] if "." in i.rsplit("/", 1)[-1] else i  # noqa: E731
-    pred = {strip(i): f for i, f in zip(pred_ids, pred_files, strict=True)}
-    gt = {strip(i): f for i, f in zip(gt_ids, gt_files, strict=True)}
+    pred = dict(zip(pred_ids, pred_files, strict=True))
+    gt = dict(zip(gt_ids, gt_files, strict=True))
     pairs = [(i, pred[i], gt[i]) for i in sorted(pred) if i in gt]
     return Match(pairs, sorted(set(pred) - set(gt)), sorted(set(gt) - set(pred)))
 

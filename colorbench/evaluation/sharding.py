@@ -126,8 +126,8 @@ class Shard:
         if pair is None:
             logs = sorted(root.glob("errors.rank-*.log"))
             if logs:
-                with open(self.run_dir / ERRORS_LOG, "a", encoding="utf-8") as out:
-                    out.writelines(log.read_text(encoding="utf-8") for log in logs)
+                with open(self.run_dir / ERRORS_LOG, "a", encoding="utf-8", errors="surrogateescape") as out:
+                    out.writelines(log.read_text(encoding="utf-8", errors="surrogateescape") for log in logs)
             shutil.rmtree(root)
         return len(main.rows) - before
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.bounded_yaml import load_yaml
 
 SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = ("name", "version", "description", "include", "protocol", "datasets", "models",
@@ -119,7 +120,7 @@ def read_with_includes(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, A
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ColorbenchError(f"{path}: include cycle ({cycle})")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path, "benchmark suite")
     except OSError as exc:
         raise ColorbenchError(f"{path}: cannot read benchmark suite ({exc.strerror})") from None
     except yaml.YAMLError as exc:

@@ -50,6 +50,7 @@ from colorbench.evaluation.suite_files import (
     read_with_includes,
     search_dirs,
 )
+from colorbench.results.names import check_name
 
 __all__ = ["DatasetEntry", "ModelEntry", "Suite", "available", "load", "locate", "restrict", "run_settings",
            "search_dirs"]
@@ -120,7 +121,8 @@ def load(name_or_file: str) -> Suite:
     run = as_mapping(data.get("run"), f"{where}: run")
     check_keys(run, RUN_KEYS, f"{where}: run")
     suite = Suite(
-        name=str(data.get("name") or path.stem), version=str(data.get("version", "0")), path=path,
+        name=check_name(str(data.get("name") or path.stem), f"{path}: suite name"),
+        version=str(data.get("version", "0")), path=path,
         description=str(data.get("description", "")), datasets=datasets, models=models,
         metrics=list(metrics) if metrics is not None else None,
         metric_options=as_mapping(data.get("metric_options"), f"{where}: metric_options"),

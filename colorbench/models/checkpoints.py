@@ -10,6 +10,12 @@ from typing import Any
 from colorbench.errors import ColorbenchError
 
 CHECKPOINT_NAME = "checkpoint.pt"
+DEFAULT_MAX_CHECKPOINT_BYTES = 16 << 30  # 16 GiB; $COLORBENCH_MAX_CHECKPOINT_BYTES raises it
+
+
+def max_checkpoint_bytes() -> int:
+    """The largest checkpoint file colorbench loads (bytes)."""
+    return int(os.environ.get("COLORBENCH_MAX_CHECKPOINT_BYTES", DEFAULT_MAX_CHECKPOINT_BYTES))
 
 
 def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -41,6 +47,10 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:
     import torch
 
     p = checkpoint_file(path)
+    size, limit = p.stat().st_size, max_checkpoint_bytes()
+    if size > limit:
+        raise ColorbenchError(f"checkpoint {p}: {size} bytes is over the limit of {limit}; "
+                              "check the file or raise COLORBENCH_MAX_CHECKPOINT_BYTES")
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:

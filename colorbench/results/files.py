@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from colorbench.errors import ColorbenchError, ResultWriteError
+
 GT_DIR = "_ground_truth"  # outputs/<dataset>/_ground_truth/<id>.png with --save-images
 # status: ok (every metric computed), partial (some metric cells failed: failed_metrics names
 # them, error gives their reasons), failed (the image could not be decoded or colorized).
@@ -23,13 +25,22 @@ GT_DIR = "_ground_truth"  # outputs/<dataset>/_ground_truth/<id>.png with --save
 FIXED_COLUMNS = ("dataset", "model", "image_id", "status", "error", "seconds", "failed_metrics", "source")
 STATUSES = ("ok", "partial", "failed")
 Key = tuple[str, str, str]
+# file names that are not valid UTF-8 (possible on Linux) reach colorbench as str with lone
+# surrogates (os.fsdecode); the result files write them back as the original bytes
+ERRORS = "surrogateescape"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename; the temporary file
+    is removed when the write fails (a full disk leaves the old file, not a fragment)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8", errors=ERRORS)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _strict(value: Any) -> Any:
@@ -45,8 +56,12 @@ def _strict(value: Any) -> Any:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """``data`` as strict JSON, atomically; an OSError is a ResultWriteError naming ``path``."""
     text = json.dumps(_strict(data), indent=2, sort_keys=False, default=str, allow_nan=False)
-    atomic_write_text(path, text + "\n")
+    try:
+        atomic_write_text(path, text + "\n")
+    except OSError as exc:
+        raise ResultWriteError.of(path, exc) from None
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -75,16 +90,28 @@ def parse_value(text: str) -> float | None:
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """Read a per_image.csv, ignoring a partial last line left by a killed run."""
+    """Read a per_image.csv record by record (a quoted field may hold a newline): an
+    incomplete last record left by a killed run is ignored, and so is a record whose
+    number of fields is not the header's; every complete record is kept. A file that is
+    not a per_image.csv at all is one ColorbenchError naming it."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return [], []
-    if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
-    header = list(reader.fieldnames or [])
-    rows = [r for r in reader if None not in r and len(r) == len(header)]
+    text = data.decode("utf-8", errors=ERRORS)
+    records: list[list[str]] = []
+    try:
+        records.extend(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:  # an unterminated quote: the last record was cut inside a quoted field
+        pass
+    else:
+        if records and not text.endswith(("\n", "\r")):
+            records.pop()  # the last record was cut mid-write
+    header = records[0] if records else []
+    if records and header[:3] != list(FIXED_COLUMNS[:3]):
+        raise ColorbenchError(f"{path}: not a colorbench per_image.csv (header {','.join(header[:4])!r}); "
+                              "move it away or rerun with --no-resume")
+    rows = [dict(zip(header, r, strict=True)) for r in records[1:] if len(r) == len(header)]
     return header, rows
 
 
@@ -116,7 +143,7 @@ class PerImageWriter:
         if (header != self.columns or len(self.rows) != len(rows) or not path.exists()
                 or not _ends_with_newline(path)):
             self._rewrite()  # also drops a partial last line, which appending would extend
-        self._file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._file = open(path, "a", newline="", encoding="utf-8", errors=ERRORS)  # noqa: SIM115
         self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
 
     def _rewrite(self) -> None:
@@ -124,7 +151,10 @@ class PerImageWriter:
         w = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore", restval="")
         w.writeheader()
         w.writerows(self.rows.values())
-        atomic_write_text(self.path, buf.getvalue())
+        try:
+            atomic_write_text(self.path, buf.getvalue())
+        except OSError as exc:
+            raise ResultWriteError.of(self.path, exc) from None
 
     def done(self, dataset: str, model: str) -> dict[str, str]:
         """image_id -> recorded ``source`` of the pair's rows."""
@@ -157,19 +187,25 @@ class PerImageWriter:
     def _reopen(self) -> None:
         self._file.close()
         self._rewrite()
-        self._file = open(self.path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._file = open(self.path, "a", newline="", encoding="utf-8", errors=ERRORS)  # noqa: SIM115
         self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
 
     def append(self, rows: Iterable[dict[str, Any]]) -> None:
-        for row in rows:
-            key = (row["dataset"], row["model"], row["image_id"])
-            if key in self.rows:
-                continue
-            text = {c: format_value(row.get(c)) for c in self.columns}
-            self.rows[key] = text
-            self._writer.writerow(text)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """Append the rows of keys not yet written and flush them to disk; an OSError (a full
+        disk) is a ResultWriteError: the rows flushed before stay, a cut last line is
+        dropped by the next open."""
+        try:
+            for row in rows:
+                key = (row["dataset"], row["model"], row["image_id"])
+                if key in self.rows:
+                    continue
+                text = {c: format_value(row.get(c)) for c in self.columns}
+                self._writer.writerow(text)
+                self.rows[key] = text
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise ResultWriteError.of(self.path, exc) from None
 
     def close(self) -> None:
         self._file.close()

@@ -157,11 +157,16 @@ def read(run_dir: Path) -> RunManifest | None:
     if not isinstance(data, dict):
         raise ColorbenchError(f"{path}: not a run manifest (expected a JSON object); restore it, rerun with "
                               "--no-resume or choose another --name/--out")
-    version = int(data.get("schema_version", 1))
-    if version > SCHEMA_VERSION:
-        raise ColorbenchError(f"{path}: schema version {version} is newer than this colorbench reads "
-                              f"({SCHEMA_VERSION}); upgrade colorbench")
-    return RunManifest.from_dict(data)
+    try:
+        version = int(data.get("schema_version", 1))
+        if version > SCHEMA_VERSION:
+            raise ColorbenchError(f"{path}: schema version {version} is newer than this colorbench reads "
+                                  f"({SCHEMA_VERSION}); upgrade colorbench")
+        return RunManifest.from_dict(data)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of the wrong type
+        raise ColorbenchError(f"{path}: not a valid run manifest ({type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())}); restore it, rerun with --no-resume or "
+                              "choose another --name/--out") from None
 
 
 def load(run_dir: Path) -> RunManifest:

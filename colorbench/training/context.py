@@ -81,9 +81,9 @@ def resolve_train_config(spec: ColorizerSpec, config: str | None, overrides: Map
                          sets: Sequence[str] = ()) -> dict[str, Any]:
     """The plugin's named config (or a YAML/JSON file), then CLI overrides, then --set."""
     if config and Path(config).is_file():
-        import yaml
+        from colorbench.evaluation.bounded_yaml import load_yaml
 
-        loaded = yaml.safe_load(Path(config).read_text()) or {}
+        loaded = load_yaml(Path(config), "--config file") or {}
         if not isinstance(loaded, dict):
             raise ColorbenchError(f"--config {config}: expected a mapping of keys to values")
         base_name = loaded.pop("base", spec.default_config)

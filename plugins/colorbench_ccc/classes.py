@@ -6,7 +6,7 @@ nearest-class table of eq. 12 live in core ``colorbench.color.classes``; this mo
 what the colorizer needs on top: a kept subset in a fixed order (logit ``k`` <-> grid class
 ``kept[k]``), the map from any a*b* to a logit index, and ``fit-classes`` over a dataset.
 
-    python -m colorbench_ccc.classes --dataset shapes --out classes.json   # fit-classes
+    python -m colorbench_ccc.classes --dataset places365 --split val --out classes.json   # fit-classes
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from colorbench.color.classes import ClassGrid, frequent_classes, nearest_class_table
 from colorbench.plugin.specs import Dataset
@@ -86,28 +88,43 @@ class ClassSet:
         return cls.from_state(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def class_histogram(dataset: Dataset, grid: ClassGrid, size: int = 56,
-                    limit: int | None = None) -> torch.Tensor:
-    """Counts [n_classes] of eq. 9 classes over a dataset, every image centre-cropped and
-    resized to ``size`` x ``size`` (the paper uses 56x56)."""
+def target_ab(ab: torch.Tensor, size: int) -> torch.Tensor:
+    """The training targets' a*b* [B,2,size,size]: the input-size a*b* [B,2,S,S] area-averaged
+    to ``size`` (56 for a 224 input). The one 56x56 pipeline of fit-classes and of training."""
+    return F.interpolate(ab, size=(size, size), mode="area")
+
+
+def sample_indices(n: int, count: int | None, seed: int) -> list[int]:
+    """``count`` distinct indices of ``range(n)`` drawn with ``seed`` (all, in order, when
+    ``count`` is None or >= n): the paper's random images, not the first N."""
+    if count is None or count >= n:
+        return list(range(n))
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(n, size=int(count), replace=False))
+
+
+def class_histogram(dataset: Dataset, grid: ClassGrid, input_size: int = 224, target_size: int = 56,
+                    images: int | None = None, seed: int = 0) -> torch.Tensor:
+    """Counts [n_classes] of eq. 9 classes over ``images`` random images of a dataset (all when
+    None), each centre-cropped, resized to ``input_size`` and its a*b* taken to the training
+    targets' ``target_size`` by ``target_ab`` (the paper: 56x56)."""
     from colorbench.training import ColorPairs
 
-    pairs = ColorPairs(dataset, size, train=False)
-    n = len(pairs) if limit is None else min(limit, len(pairs))
+    pairs = ColorPairs(dataset, input_size, train=False)
     hist = torch.zeros(grid.n_classes, dtype=torch.int64)
-    for i in range(n):
-        ab = pairs[i]["ab"]
+    for i in sample_indices(len(pairs), images, seed):
+        ab = target_ab(pairs[i]["ab"][None], target_size)[0]
         hist += torch.bincount(grid.classes(ab[0], ab[1]).reshape(-1), minlength=grid.n_classes)
     return hist
 
 
-def fit_classes(dataset: Dataset, grid: ClassGrid | None = None, size: int = 56,
+def fit_classes(dataset: Dataset, grid: ClassGrid | None = None, input_size: int = 224, target_size: int = 56,
                 min_count: float | None = None, min_fraction: float | None = PAPER_MIN_FRACTION,
-                limit: int | None = None) -> tuple[ClassSet, torch.Tensor]:
-    """fit-classes: keep grid classes with at least the threshold share of the dataset's
-    samples at ``size`` (§III-C3); others map to the nearest kept centre (eq. 12)."""
+                images: int | None = None, seed: int = 0) -> tuple[ClassSet, torch.Tensor]:
+    """fit-classes: keep grid classes with at least the threshold share of the sample's
+    target pixels (§III-C3: >= 500 of 109,885,440, i.e. the count scaled to the sample's
+    pixels); the others map to the nearest kept centre (eq. 12, in ``ClassSet``)."""
     grid = grid or ClassGrid()
-    hist = class_histogram(dataset, grid, size, limit)
+    hist = class_histogram(dataset, grid, input_size, target_size, images, seed)
     return ClassSet(grid, frequent_classes(hist, min_count, min_fraction)), hist
 
 
@@ -121,7 +138,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--split", default="train")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--size", type=int, default=56)
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--target-size", type=int, default=56)
+    p.add_argument("--images", type=int, default=35_040, help="random images to fit on (0: all)")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-count", type=float, default=None)
     p.add_argument("--min-fraction", type=float, default=PAPER_MIN_FRACTION)
     p.add_argument("--alpha", type=float, default=6.0)
@@ -130,7 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     (ds,) = resolve_datasets(plugins.load(), [a.dataset])
     data = ds.build(split=a.split, data_root=a.data_root, options=with_defaults(ds.spec, {}))
     grid = ClassGrid(a.alpha, 108.0, int(-(-216 // a.alpha)))
-    cs, hist = fit_classes(data, grid, a.size, a.min_count, a.min_fraction)
+    cs, hist = fit_classes(data, grid, a.input_size, a.target_size, a.min_count, a.min_fraction,
+                           a.images or None, a.seed)
     cs.save(a.out)
     print(f"{cs.n} of {grid.n_classes} classes kept ({int(hist.sum())} samples) -> {a.out}")
 

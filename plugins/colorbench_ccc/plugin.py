@@ -31,7 +31,9 @@ _COMMON: dict[str, Any] = {
     # colour classes (eq. 9-12, Table V)
     "alpha": 6.0, "beta": 108.0, "delta": 36,
     "class_set": "fit", "class_min_fraction": PAPER_MIN_FRACTION, "class_min_count": None,
-    "fit_size": 56, "fit_limit": None,
+    # fit-classes: fit_images random training images (None: all), drawn with the run's seed,
+    # at input_size with targets at target_size (the training targets' own pipeline)
+    "fit_images": None,
     # loss (eq. 15-16; Table V P = 10 %); psi=None: Ψ from the formula
     "loss": "cbce", "p_percent": 10.0, "psi": None,
     # optimizer (§IV-B)
@@ -46,6 +48,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "paper": {**_COMMON, "growth_rate": 32, "block_config": [6, 12, 24, 16], "num_init_features": 64,
               "bn_size": 4, "decoder": [1024, 512, 512], "input_size": 224, "target_size": 56,
               "batch_size": 64, "epochs": 10, "steps": None, "workers": 4,
+              "fit_images": 35_040,  # §IV-A: 35,040 random Places365 val images
               "save_every": 2000, "val_every": 0, "val_images": 500, "log_every": 50},
     "tiny": {**_COMMON, "growth_rate": 12, "block_config": [2, 2, 2, 2], "num_init_features": 24,
              "bn_size": 2, "decoder": [64, 48, 32], "input_size": 128, "target_size": 32,
@@ -58,7 +61,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 TEST_OVERRIDES: dict[str, Any] = {
     "growth_rate": 4, "block_config": [1, 1, 1, 1], "num_init_features": 8, "bn_size": 2, "decoder": [16, 16, 16],
     "input_size": 32, "target_size": 8, "batch_size": 4, "workers": 0, "save_every": 0, "val_images": 0,
-    "log_every": 1, "class_min_count": 2, "class_min_fraction": None, "fit_size": 16}
+    "log_every": 1, "class_min_count": 2, "class_min_fraction": None}
 
 DECODE = (
     Option("decode", str, "argmax", "argmax (eq. 18) or annealed (Zhang et al. 2016 annealed mean)",

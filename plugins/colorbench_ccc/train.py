@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from colorbench.color.classes import ClassGrid
 from colorbench.errors import ColorbenchError
 from colorbench.training import ColorPairs, Stage, TrainContext, Trainer
 from colorbench.training.loop import StepFn, Validate
 from colorbench.training.validation import validate_colorizer
-from colorbench_ccc.classes import ClassSet, fit_classes
+from colorbench_ccc.classes import ClassSet, fit_classes, target_ab
 from colorbench_ccc.loss import compute_loss
 from colorbench_ccc.model import CCCColorizer, CCCNet, build_net
 
@@ -29,17 +28,20 @@ VAL_METRICS = ("tar", "cnr", "cpsnr")  # eq. 21, eq. 19, CPSNR: registered per-i
 
 
 def make_classes(ctx: TrainContext, cfg: dict[str, Any]) -> ClassSet:
-    """The class set from the config: ``fit`` (fit-classes on the training data), ``all``
+    """The class set from the config: ``fit`` (fit-classes on ``fit_images`` random training
+    images drawn with the run's seed, through the training targets' own pipeline), ``all``
     (every grid class) or a JSON file written by ``python -m colorbench_ccc.classes``."""
     grid = ClassGrid(float(cfg["alpha"]), float(cfg["beta"]), int(cfg["delta"]))
     choice = str(cfg.get("class_set", "fit"))
     if choice == "all":
         return ClassSet.full(grid)
     if choice == "fit":
-        classes, hist = fit_classes(ctx.dataset, grid, int(cfg["fit_size"]), cfg.get("class_min_count"),
-                                    cfg.get("class_min_fraction"), cfg.get("fit_limit"))
+        images = cfg.get("fit_images")
+        classes, hist = fit_classes(ctx.dataset, grid, int(cfg["input_size"]), int(cfg["target_size"]),
+                                    cfg.get("class_min_count"), cfg.get("class_min_fraction"),
+                                    None if images is None else int(images), ctx.seed)
         ctx.reporter.info(f"fit-classes: kept {classes.n} of {grid.n_classes} classes "
-                          f"({int(hist.sum())} samples at {cfg['fit_size']}x{cfg['fit_size']})")
+                          f"({int(hist.sum())} samples at {cfg['target_size']}x{cfg['target_size']})")
         return classes
     if not Path(choice).is_file():
         raise ColorbenchError(f"class_set={choice!r}: use fit, all or a JSON file of class ids")
@@ -76,7 +78,7 @@ def setup(ctx: TrainContext) -> tuple[Trainer, StepFn, Validate | None]:
         if cuda:
             L = L.contiguous(memory_format=torch.channels_last)
         ab = batch["ab"].to(t.device, non_blocking=True)
-        y = classes.targets(F.interpolate(ab, size=(target, target), mode="area"))  # 56x56 targets
+        y = classes.targets(target_ab(ab, target))  # 56x56 targets, as fit-classes sees them
         with t.autocast():
             logits = model(L)
         loss = compute_loss(str(cfg["loss"]), logits, y, float(cfg["p_percent"]), cfg.get("psi"),

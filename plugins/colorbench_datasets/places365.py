@@ -23,6 +23,7 @@ from pathlib import Path
 from colorbench.errors import DatasetError
 from colorbench.evaluation.images import load_rgb
 from colorbench.plugin.specs import Sample
+from colorbench.results.names import check_image_id
 from colorbench_datasets.layout import (
     check_present,
     check_split,
@@ -69,7 +70,8 @@ class Places365:
                     raise layout_error(NAME, self.root, _expected(self.split),
                                        f"{listing} line {k} is {' '.join(row)!r}, not 'FILE LABEL'",
                                        problem="malformed list file")
-                labels[row[0].lstrip("/")] = int(row[1])
+                # an entry with ../ would read, and save images, outside the dataset root
+                labels[check_image_id(row[0].lstrip("/"), f"{list_path} line {k}")] = int(row[1])
             if self.split == "val":
                 check_present(NAME, self.root, images, sorted(labels), listing or "")
         elif self.split == "train":

@@ -16,7 +16,7 @@ from colorbench_gan.model import ResNet18Encoder, build_generator, normalize_ab,
 from colorbench_gan.plugin import RESNET18
 
 # Config keys that fix the generator's architecture (read from a checkpoint, never from the CLI).
-ARCH_KEYS = ("generator", "unet_downs", "ngf", "dropout", "resnet_width", "ndf", "d_layers")
+ARCH_KEYS = ("generator", "decoder", "unet_downs", "ngf", "dropout", "resnet_width", "ndf", "d_layers")
 
 
 class GanColorizer:
@@ -69,6 +69,8 @@ def load_generator(checkpoint: str | Path, device: Any = "cpu") -> tuple[nn.Modu
     if not isinstance(state, dict) or "generator" not in state or "config" not in state:
         raise ColorbenchError(f"checkpoint {checkpoint}: not a gan checkpoint (no generator/config)")
     cfg = dict(state["config"])
+    cfg.setdefault("decoder", "compact")  # checkpoints from before decoder=dynamic
+    cfg.setdefault("unet_downs", 8)  # ... and from before the 7-block default
     net = build_generator(cfg)
     weights = {k: v.float() if v.is_floating_point() else v for k, v in state["generator"].items()}
     net.load_state_dict(weights)

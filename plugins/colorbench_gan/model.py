@@ -2,9 +2,10 @@
 
 * ``UNetGenerator``: the pix2pix U-Net (conv-BN-LeakyReLU down, deconv-BN-ReLU up, skip
   connections at every scale, dropout 0.5 in the innermost ngf*8 decoder blocks, tanh).
-* ``ResNetUNet``: a ResNet18 encoder (torchvision layout, average pool and fc removed, one
-  input channel) and a decoder that builds itself from the encoder's feature shapes, with
-  a skip connection at every scale (the role fastai's DynamicUnet plays in the paper).
+* ``ResNet18Encoder``: torchvision's ResNet18 without average pool and fc, one input channel.
+* ``ResNetUNet`` (``decoder=compact``): that encoder and a compact decoder (transposed convs,
+  BN, tanh), the architecture of the shipped tiny weights; the paper's final generator,
+  fastai's DynamicUnet, is ``dynamic_unet.DynamicUNet`` (``decoder=dynamic``).
 * ``PatchDiscriminator``: the 70x70 PatchGAN (n_layers=3) on concat(L, ab).
 
 Tensors inside the networks are normalised: L in [-1, 1] (L/50 - 1), a*b* in [-1, 1]
@@ -200,16 +201,27 @@ class PatchDiscriminator(nn.Module):
 
 # ------------------------------------------------------------------ builders
 GENERATORS = ("resnet18-unet", "unet")
+DECODERS = ("dynamic", "compact")  # resnet18-unet: fastai's DynamicUnet, or the compact one before it
 
 
 def build_generator(cfg: dict[str, Any]) -> nn.Module:
-    """The generator a config describes, N(0, 0.02)-initialised (ImageNet weights for the
-    ResNet18 encoder are loaded afterwards by ``train.py`` when asked for)."""
+    """The generator a config describes: the pix2pix U-Net (``unet_downs`` blocks) or the
+    ResNet18 U-Net with ``decoder=dynamic`` (fastai's DynamicUnet, the paper's final model;
+    fastai's own inits) or ``compact`` (the shipped tiny weights' decoder). The U-Nets other
+    than ``dynamic`` are N(0, 0.02)-initialised (§4); ImageNet encoder weights are loaded
+    afterwards by ``train.py`` when asked for."""
     kind = cfg.get("generator", "resnet18-unet")
     if kind == "unet":
-        net: nn.Module = UNetGenerator(int(cfg.get("unet_downs", 8)), int(cfg.get("ngf", 64)),
+        net: nn.Module = UNetGenerator(int(cfg.get("unet_downs", 7)), int(cfg.get("ngf", 64)),
                                        bool(cfg.get("dropout", True)))
     elif kind == "resnet18-unet":
+        decoder = str(cfg.get("decoder", "dynamic"))
+        if decoder == "dynamic":
+            from colorbench_gan.dynamic_unet import DynamicUNet
+
+            return DynamicUNet(int(cfg.get("resnet_width", 64)))
+        if decoder != "compact":
+            raise ValueError(f"decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
         net = ResNetUNet(int(cfg.get("resnet_width", 64)))
     else:
         raise ValueError(f"generator {kind!r}: choose one of {', '.join(GENERATORS)}")

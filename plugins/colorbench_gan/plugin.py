@@ -34,7 +34,8 @@ RESNET18 = torchvision_weights("resnet18-f37072fd.pth", "ImageNet ResNet18 (torc
 
 _COMMON: dict[str, Any] = {
     "generator": "resnet18-unet",  # or "unet" (the paper's pix2pix baseline)
-    "pretrained_encoder": False,  # ImageNet ResNet18 from the torchvision cache
+    "decoder": "dynamic",  # resnet18-unet: fastai's DynamicUnet (the paper's) | compact (the shipped tiny weights')
+    "pretrained_encoder": False,  # ImageNet ResNet18 (RESNET18: colorbench weights fetch resnet18)
     "init_generator": None,  # a gan checkpoint whose generator starts training
     "phase": "both",  # pretrain | adversarial | both
     "pretrain_steps": None,  # None: from pretrain_epochs (or the share of --steps)
@@ -58,12 +59,13 @@ _COMMON: dict[str, Any] = {
 }
 CONFIGS: dict[str, dict[str, Any]] = {
     # Seed 002 at full scale: 256x256, L1 pretraining 20 epochs, adversarial 50 epochs,
-    # "a batch of 250" (global, split over torchrun ranks), ResNet18 width 64.
+    # "a batch of 250" (global, split over torchrun ranks), the ImageNet ResNet18 encoder and
+    # fastai's DynamicUnet decoder; the baseline (generator=unet) has seven blocks (§4).
     "paper": {**_COMMON, "size": 256, "batch_size": 250, "pretrain_epochs": 20, "epochs": 50,
-              "resnet_width": 64, "unet_downs": 8, "ngf": 64, "ndf": 64, "workers": 4,
+              "pretrained_encoder": True, "resnet_width": 64, "unet_downs": 7, "ngf": 64, "ndf": 64, "workers": 4,
               "log_every": 20, "save_every": 500, "val_every": 500, "val_images": 256},
-    # CPU scale: 64x64, widths / 4, the shipped weights.
-    "tiny": {**_COMMON, "size": 64, "batch_size": 16, "pretrain_epochs": 10, "epochs": 10,
+    # CPU scale: 64x64, widths / 4, random init, the compact decoder: the shipped weights.
+    "tiny": {**_COMMON, "decoder": "compact", "size": 64, "batch_size": 16, "pretrain_epochs": 10, "epochs": 10,
              "resnet_width": 16, "unet_downs": 6, "ngf": 16, "ndf": 16, "workers": 1,
              "log_every": 10, "save_every": 200, "val_every": 200, "val_images": 32},
 }

@@ -2,7 +2,7 @@
 
 Two stages of the one loop over one global step numbering: steps 1..P are ``pretrain``
 (G alone, λ·L1, ``pretrain_lr``), P+1..T ``adversarial`` (one D update, then one G update,
-``lr``). ``phase=pretrain`` runs 1..P, ``phase=both`` 1..T, ``phase=adversarial`` only the
+``lr``; G's Adam starts afresh there, as the paper builds a new model around the pretrained G). ``phase=pretrain`` runs 1..P, ``phase=both`` 1..T, ``phase=adversarial`` only the
 adversarial steps (after the resumed checkpoint's step, or from scratch / ``init_generator``:
 the paper's baseline). When the adversarial stage starts from the end of pretraining,
 ``checkpoint_pretrain.pt`` keeps the L1-only generator (the paper's §5.1 comparison).
@@ -35,6 +35,27 @@ def _requires_grad(net: nn.Module, flag: bool) -> None:
         p.requires_grad_(flag)
 
 
+def discriminator_losses(D: nn.Module, x: torch.Tensor, fake: torch.Tensor, y: torch.Tensor,
+                         mode: str = "bce") -> dict[str, torch.Tensor]:
+    """pix2pix D objective on concat(L, ab): G's pairs towards 0 (fake), the photo's towards 1
+    (real); ``loss_D`` is their mean. ``fake`` is detached: only D learns from it."""
+    f = gan_loss(D(torch.cat([x, fake.detach()], 1)), False, mode)
+    r = gan_loss(D(torch.cat([x, y], 1)), True, mode)
+    return {"loss_D_fake": f, "loss_D_real": r, "loss_D": 0.5 * (f + r)}
+
+
+def generator_losses(D: nn.Module | None, x: torch.Tensor, fake: torch.Tensor, y: torch.Tensor,
+                     lam: float, mode: str = "bce") -> dict[str, torch.Tensor]:
+    """G's objective: λ·mean|fake - y| (phase 1, ``D=None``), plus the cGAN term that asks D to
+    call G's pairs real (phase 2): ``loss_G = loss_G_GAN + λ·L1``."""
+    out = {"loss_G_L1": lam * (fake.float() - y).abs().mean()}
+    out["loss_G"] = out["loss_G_L1"]
+    if D is not None:
+        out["loss_G_GAN"] = gan_loss(D(torch.cat([x, fake], 1)), True, mode)
+        out["loss_G"] = out["loss_G_GAN"] + out["loss_G_L1"]
+    return out
+
+
 def train(ctx: TrainContext) -> Trainer:
     """Train G (and D in the adversarial stage) on ``ctx.dataset``; returns the trainer."""
     t = Trainer(ctx, FORMAT, TERMS, val_terms=("val_l1_ab",))
@@ -64,6 +85,8 @@ def train(ctx: TrainContext) -> Trainer:
         generator_lr(float(cfg.get("pretrain_lr") or lr))
 
     def start_adversarial(t: Trainer) -> None:
+        if t.step == P:  # entering phase 2: a fresh Adam for G (a resumed phase 2 keeps its saved one)
+            t.optimizers["generator"] = adam([p for p in t.models["generator"].parameters() if p.requires_grad])
         generator_lr(lr)
         D = build_discriminator(cfg)
         t.add_model("discriminator", D.to(memory_format=torch.channels_last) if cuda else D, adam, ddp=False)
@@ -80,19 +103,13 @@ def train(ctx: TrainContext) -> Trainer:
         if D is not None:  # D is called twice before one backward: the loop averages its gradients
             _requires_grad(D, True)
             with t.autocast():
-                out["loss_D_fake"] = gan_loss(D(torch.cat([x, fake.detach()], 1)), False, mode)
-                out["loss_D_real"] = gan_loss(D(torch.cat([x, y], 1)), True, mode)
-            out["loss_D"] = 0.5 * (out["loss_D_fake"] + out["loss_D_real"])
+                out.update(discriminator_losses(D, x, fake, y, mode))
             t.optimize("discriminator", out["loss_D"])
             _requires_grad(D, False)
-        l1 = (fake.float() - y).abs().mean()
-        out["loss_G_L1"] = out["loss_G"] = lam * l1
-        if D is not None:
-            with t.autocast():  # the frozen D: only G's gradients flow (and DDP synchronises them)
-                out["loss_G_GAN"] = gan_loss(D(torch.cat([x, fake], 1)), True, mode)
-            out["loss_G"] = out["loss_G_GAN"] + out["loss_G_L1"]
+        with t.autocast():  # the frozen D: only G's gradients flow (and DDP synchronises them)
+            out.update(generator_losses(D, x, fake, y, lam, mode))
         t.optimize("generator", out["loss_G"])
-        out["l1_ab"] = l1.detach() * AB_SCALE  # mean |Δa*|,|Δb*| in CIE units
+        out["l1_ab"] = (fake.detach().float() - y).abs().mean() * AB_SCALE  # mean |Δa*|,|Δb*| in CIE units
         return out
 
     def validate(t: Trainer, stage: Stage) -> dict[str, float]:

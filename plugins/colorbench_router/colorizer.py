@@ -31,8 +31,11 @@ def load_router(checkpoint: str | Path, device: Any = "cpu") -> tuple[torch.nn.M
 
 class RouterColorizer:
     def __init__(self, net: torch.nn.Module, state: dict[str, Any], device: torch.device,
-                 registries: Any = None, reporter: Any = None):
+                 registries: Any = None, reporter: Any = None, identity: str | None = None):
+        """``identity``: the router's checkpoint file; a member router whose checkpoint is
+        one of its ancestors' (``chain``) is refused: a cycle would never end."""
         self.net, self.device = net.to(device).eval(), device
+        self.chain: tuple[str, ...] = (identity,) if identity else ()
         self.pool: list[str] = list(state["pool"])
         self.members_info: dict[str, Any] = dict(state.get("members") or {})
         self.input_size = int(state["config"].get("input_size", 64))
@@ -58,10 +61,18 @@ class RouterColorizer:
             info = self.members_info.get(name, {})
             options = build_options(spec, dict(info.get("options") or {}))
             resolved = resolve_checkpoint(spec, info.get("checkpoint") or None, options)
+            here = str(Path(resolved.path).resolve()) if resolved.path is not None else None
+            if here is not None and here in self.chain:
+                cycle = " -> ".join(Path(p).name for p in (*self.chain, here))
+                raise ColorbenchError(f"router checkpoint {self.chain[0]}: member {name!r} is a router checkpoint "
+                                      f"that names itself ({cycle}); retrain the router with another pool")
             if info.get("sha256") and resolved.sha256 != info["sha256"]:
                 self._warn(f"router member {name!r}: weights {resolved.path} differ from those the router "
                            "was trained with (routing may be off)")
-            self._members[name] = create_colorizer(self._regs, name, resolved, self.device, options)
+            member = create_colorizer(self._regs, name, resolved, self.device, options)
+            if isinstance(member, RouterColorizer) and here is not None:
+                member.chain = (*self.chain, here)
+            self._members[name] = member
         return self._members[name]
 
     # --------------------------------------------------------------- predict

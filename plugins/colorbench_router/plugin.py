@@ -79,8 +79,11 @@ def _build(device: Any = "cpu", checkpoint: Path | str | None = None, registries
     from colorbench_router.colorizer import RouterColorizer, load_router
 
     device = torch.device(device)
+    from colorbench.models.checkpoints import checkpoint_file
+
     net, state = load_router(checkpoint, device)
-    return RouterColorizer(net, state, device, registries=registries)
+    return RouterColorizer(net, state, device, registries=registries,
+                           identity=str(checkpoint_file(checkpoint).resolve()))
 
 
 def _train(ctx: Any) -> None:
