@@ -43,5 +43,5 @@ def test_save_mode(value, mode):
 
 
 def test_an_unknown_save_mode_is_one_line():
-    with pytest.raises(ColorbenchError, match="save_images 'small': must be true or false .* or thumbs"):
+    with pytest.raises(ColorbenchError, match=r"save_images 'small': must be true or false .* or thumbs"):
         save_mode("small")
