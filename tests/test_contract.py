@@ -23,10 +23,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from colorbench import MetricBatch, Sample
-from colorbench.errors import ColorbenchError, WeightsUnavailableError
 from colorbench.models.checkpoints import load_checkpoint
 from colorbench.models.factory import build_options, create_colorizer
+from colorbench.plugin import contract
 from colorbench.plugin import manager as plugins
 from colorbench.reporting import Reporter
 from colorbench.training import TrainContext, resolve_train_config
@@ -114,34 +113,16 @@ def build_colorizer(name: str, tiny_checkpoint: Callable[[str], Path] | None = N
     return create_colorizer(REGS, name, device=torch.device("cpu"))
 
 
-def L_batch(b: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    base = torch.linspace(5, 95, w).view(1, 1, 1, w).expand(b, 1, h, w)
-    return (base + torch.rand(b, 1, h, w, generator=g) * 5).clamp(0, 100).float().contiguous()
-
-
-def check_maps_L_to_ab(model) -> None:
-    for shape in ((2, 32, 32), (1, 40, 24)):
-        L = L_batch(*shape)
-        with torch.inference_mode():
-            ab = model.colorize(L)
-        assert isinstance(ab, torch.Tensor)
-        assert tuple(ab.shape) == (shape[0], 2, shape[1], shape[2])
-        assert ab.device == L.device
-        assert ab.is_floating_point()
-        assert torch.isfinite(ab).all()
+L_batch = contract.L_batch
+check_maps_L_to_ab = contract.colorizer_maps_L_to_ab
 
 
 # ------------------------------------------------------------------- colorizers
 @pytest.mark.parametrize("name", COLORIZERS)
 def test_colorizer_spec_metadata(name: str) -> None:
     spec = REGS.colorizers.get(name)
-    assert spec.name == name and spec.name == spec.name.lower()
-    assert spec.description, f"colorizer {name} has no description"
-    assert spec.plugin
-    if spec.needs_weights:
-        assert spec.weights is not None, f"{name} needs weights but declares none"
-        assert spec.weights.file and spec.weights.name
+    assert spec.name == name
+    contract.colorizer_metadata(spec)
 
 
 @pytest.mark.parametrize("name", COLORIZERS)
@@ -151,12 +132,7 @@ def test_colorizer_maps_L_to_ab_same_size_device_finite(name: str, tiny_checkpoi
 
 @pytest.mark.parametrize("name", COLORIZERS)
 def test_colorizer_is_batch_size_independent(name: str, tiny_checkpoint) -> None:
-    model = build_colorizer(name, tiny_checkpoint)
-    L = L_batch(3, 32, 32, seed=1)
-    with torch.inference_mode():
-        together = model.colorize(L).float()
-        alone = torch.cat([model.colorize(L[i : i + 1]).float() for i in range(3)])
-    torch.testing.assert_close(together, alone, atol=1e-3, rtol=1e-4)
+    contract.colorizer_batch_size_independent(build_colorizer(name, tiny_checkpoint))
 
 
 def test_gray_predicts_zero_ab() -> None:
@@ -228,131 +204,62 @@ def test_colorizer_without_weights_here_runs_from_its_tiny_checkpoint(name: str,
 
 
 # --------------------------------------------------------------------- datasets
-def build_dataset(name: str):
-    spec = REGS.datasets.get(name)
-    if spec.needs_root or name == "folder":
-        pytest.skip(f"dataset {name} reads files from a root (tested by its own tests)")
-    opts = {o.name: o.default for o in spec.options}
-    if spec.option("n_images"):
-        opts["n_images"] = 4
+@pytest.fixture(scope="module")
+def fixture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dataset-fixtures")
+
+
+def build_dataset(name: str, root: Path):
     try:
-        return spec.factory(split=spec.default_split, root=None, **opts)
-    except ColorbenchError as exc:
-        pytest.skip(f"dataset {name} cannot be built here: {exc}")
+        return contract.build_dataset(REGS.datasets.get(name), root)
+    except contract.ContractSkip as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.mark.parametrize("name", DATASETS)
 def test_dataset_spec_metadata(name: str) -> None:
-    spec = REGS.datasets.get(name)
-    assert spec.description and spec.splits
-    assert spec.default_split is None or spec.default_split in spec.splits
+    contract.dataset_metadata(REGS.datasets.get(name))
 
 
 @pytest.mark.parametrize("name", DATASETS)
-def test_dataset_unique_string_ids_and_rgb_uint8_samples(name: str) -> None:
-    ds = build_dataset(name)
-    ids = list(ds.ids)
-    assert ids, f"dataset {name} is empty"
-    assert all(isinstance(i, str) and i for i in ids)
-    assert len(set(ids)) == len(ids)
-    for index in sorted({0, len(ids) - 1}):
-        sample = ds.load(index)
-        assert isinstance(sample, Sample)
-        assert sample.id == ids[index]
-        assert sample.image.dtype.name == "uint8" and sample.image.ndim == 3 and sample.image.shape[2] == 3
-        assert min(sample.image.shape[:2]) >= 8
-        if sample.semantic is not None:
-            assert sample.semantic.shape == sample.image.shape[:2]
+def test_dataset_unique_string_ids_and_rgb_uint8_samples(name: str, fixture_root: Path) -> None:
+    contract.dataset_samples(build_dataset(name, fixture_root))
 
 
 @pytest.mark.parametrize("name", DATASETS)
-def test_dataset_is_deterministic(name: str) -> None:
-    a, b = build_dataset(name), build_dataset(name)
-    assert list(a.ids) == list(b.ids)
-    assert (a.load(0).image == b.load(0).image).all()
+def test_dataset_is_deterministic(name: str, fixture_root: Path) -> None:
+    contract.dataset_deterministic(build_dataset(name, fixture_root), build_dataset(name, fixture_root))
 
 
 # ---------------------------------------------------------------------- metrics
 def build_metric(name: str):
-    spec = REGS.metrics.get(name)
     try:
-        if spec.check_available is not None:
-            spec.check_available()
-    except WeightsUnavailableError as exc:
-        pytest.skip(f"metric {name} unavailable here: {exc}")
-    return spec.build(device="cpu")
-
-
-def metric_batch(b: int, seed: int = 0, size: int = 48) -> MetricBatch:
-    g = torch.Generator().manual_seed(seed)
-    gt = torch.randint(0, 256, (b, 3, size, size), dtype=torch.uint8, generator=g)
-    noise = torch.randint(-40, 41, (b, 3, size, size), generator=g)
-    pred = (gt.int() + noise).clamp(0, 255).to(torch.uint8)
-    pred[0] = gt[0]  # identical pair: metrics must cope (e.g. cpsnr = +inf)
-    return MetricBatch(pred=pred, gt=gt, ids=[f"i{k}" for k in range(b)])
+        return contract.build_metric(REGS.metrics.get(name))
+    except contract.ContractSkip as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.mark.parametrize("name", [m.name for m in REGS.metrics])
 def test_metric_metadata_complete(name: str) -> None:
-    spec = REGS.metrics.get(name)
-    assert spec.name == spec.name.lower()
-    assert spec.display_name
-    lo, hi = spec.range
-    assert lo < hi
-    assert spec.kind in ("per_image", "distribution")
-    assert isinstance(spec.higher_is_better, bool)
-    assert spec.description
+    contract.metric_metadata(REGS.metrics.get(name))
 
 
 @pytest.mark.parametrize("name", PER_IMAGE_METRICS)
 def test_per_image_metric_one_value_per_image_in_range(name: str) -> None:
-    spec = REGS.metrics.get(name)
-    fn = build_metric(name)
-    batch = metric_batch(4)
-    out = torch.as_tensor(fn(batch)).double().reshape(-1)
-    assert out.shape == (4,)
-    assert not torch.isnan(out).any()
-    lo, hi = spec.range
-    for v in out.tolist():
-        assert lo <= v <= hi or (math.isinf(v) and math.isinf(hi) and v > 0)
+    contract.per_image_in_range(REGS.metrics.get(name), build_metric(name))
 
 
 @pytest.mark.parametrize("name", PER_IMAGE_METRICS)
 def test_per_image_metric_is_batch_size_independent(name: str) -> None:
-    fn = build_metric(name)
-    batch = metric_batch(3, seed=2)
-    together = torch.as_tensor(fn(batch)).double().reshape(-1)
-    alone = torch.cat([
-        torch.as_tensor(fn(MetricBatch(batch.pred[i : i + 1], batch.gt[i : i + 1], ids=[batch.ids[i]]))).double().reshape(-1)
-        for i in range(3)
-    ])
-    torch.testing.assert_close(together, alone, atol=1e-6, rtol=1e-6)
+    contract.per_image_batch_independent(build_metric(name))
 
 
 @pytest.mark.parametrize("name", PER_IMAGE_METRICS)
 def test_per_image_metric_does_not_modify_inputs(name: str) -> None:
-    fn = build_metric(name)
-    batch = metric_batch(2, seed=3)
-    pred, gt = batch.pred.clone(), batch.gt.clone()
-    fn(batch)
-    assert torch.equal(batch.pred, pred) and torch.equal(batch.gt, gt)
+    contract.per_image_keeps_inputs(build_metric(name))
 
 
 @pytest.mark.parametrize("name", DISTRIBUTION_METRICS)
 def test_distribution_metric_follows_the_accumulator_protocol(name: str) -> None:
     """reset() forgets what was fed; two halves merged compute what one pass computes."""
-    from colorbench import Accumulator
-
-    acc = build_metric(name)
-    assert isinstance(acc, Accumulator)
-    batches = [metric_batch(3, seed=s) for s in range(4)]
-    acc.update(metric_batch(2, seed=9))
-    acc.reset()
-    for b in batches:
-        acc.update(b)
-    left, right = build_metric(name), build_metric(name)
-    for b in batches[:2]:
-        left.update(b)
-    for b in batches[2:]:
-        right.update(b)
-    assert left.merge(right).compute() == pytest.approx(acc.compute(), rel=1e-9)
+    contract.distribution_accumulator(lambda: build_metric(name))

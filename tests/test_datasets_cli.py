@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from datasets_layouts import make_coco, make_flowers
+from colorbench_datasets.fixtures import make_coco, make_flowers
 from typer.testing import CliRunner
 
 from colorbench.cli import app

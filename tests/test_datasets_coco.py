@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from colorbench_datasets.coco import Coco
-from datasets_layouts import DOG_RLE, OTHER_STUFF, ROAD_STUFF, H, W, make_coco
+from colorbench_datasets.fixtures import DOG_RLE, OTHER_STUFF, ROAD_STUFF, H, W, make_coco
 
 from colorbench.errors import DatasetError
 

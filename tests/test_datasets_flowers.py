@@ -7,8 +7,8 @@ import logging
 import numpy as np
 import pytest
 from colorbench_datasets import plugin
+from colorbench_datasets.fixtures import FLOWER_LABELS, make_flowers
 from colorbench_datasets.flowers import Flowers
-from datasets_layouts import FLOWER_LABELS, make_flowers
 
 from colorbench.errors import DatasetError
 from colorbench.evaluation.selection import resolve_datasets

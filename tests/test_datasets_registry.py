@@ -46,3 +46,18 @@ def test_registration_does_not_import_the_loaders():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['colorbench_datasets.layout', 'colorbench_datasets.plugin']"
+
+
+def test_an_undeclared_split_is_refused_before_the_factory_runs():
+    from colorbench import DatasetSpec
+    from colorbench.errors import ColorbenchError
+    from colorbench.evaluation.selection import ResolvedDataset
+
+    calls = []
+    spec = DatasetSpec(name="toy", factory=lambda **kw: calls.append(kw), splits=("test",))
+    with pytest.raises(ColorbenchError) as err:
+        ResolvedDataset("toy", spec).build(split="val", data_root=None, options={})
+    assert calls == []
+    assert str(err.value) == "dataset 'toy' has no split 'val': choose one of test (--split)"
+    ResolvedDataset("toy", spec).build(split="test", data_root=None, options={})
+    assert calls == [{"split": "test", "root": None}]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from colorbench_datasets.ade20k import ADE20K
 from colorbench_datasets.celeba import CelebA
+from colorbench_datasets.fixtures import jpeg
 from colorbench_datasets.imagenet import ImageNet, val_name
 from colorbench_datasets.places365 import Places365
-from datasets_layouts import jpeg
 from PIL import Image
 
 from colorbench.errors import DatasetError

@@ -196,13 +196,17 @@ def test_contact_sheet(run_dir: Path, tmp_path: Path) -> None:
     path = write_contact_sheet(run_dir, "imgs", tmp_path / "sheet.png", n_images=3, thumb=thumb)
     assert path == tmp_path / "sheet.png"
     sheet = np.asarray(Image.open(path).convert("RGB")).astype(int)
-    cols, rows = 2 + 2, 3  # gray input, gray, tintx, ground truth
-    assert sheet.shape[:2] == (SHEET_LABEL + rows * (thumb + SHEET_GAP) + SHEET_GAP,
-                               cols * (thumb + SHEET_GAP) + SHEET_GAP)
+    cols, rows = 1 + 2 + 2, 3  # image id, gray input, gray, tintx, ground truth
+    band = sheet.shape[0] - rows * (thumb + SHEET_GAP) - SHEET_GAP  # "ground truth" wraps at 32 px
+    assert band > SHEET_LABEL and band % SHEET_LABEL == 0 and sheet.shape[1] == cols * (thumb + SHEET_GAP) + SHEET_GAP
 
-    def cell(r: int, c: int) -> np.ndarray:
-        y, x = SHEET_LABEL + SHEET_GAP + r * (thumb + SHEET_GAP), SHEET_GAP + c * (thumb + SHEET_GAP)
+    def cell(r: int, c: int) -> np.ndarray:  # c: 0 = gray input (after the id column)
+        y, x = band + SHEET_GAP + r * (thumb + SHEET_GAP), SHEET_GAP + (c + 1) * (thumb + SHEET_GAP)
         return sheet[y:y + thumb, x:x + thumb]
+
+    def id_cell(r: int) -> np.ndarray:
+        y = band + SHEET_GAP + r * (thumb + SHEET_GAP)
+        return sheet[y:y + thumb, SHEET_GAP:SHEET_GAP + thumb]
 
     ids = pick_ids([f"img{i:03d}" for i in range(N_IMAGES)], 3)
     assert ids == ["img000", "img002", "img004"]
@@ -212,6 +216,7 @@ def test_contact_sheet(run_dir: Path, tmp_path: Path) -> None:
         assert np.abs(cell(r, 0) - cell(r, 1)).max() <= 1  # gray input == gray model
         assert np.abs(cell(r, 0)[..., 0] - cell(r, 0)[..., 2]).max() <= 3
     assert sheet[:SHEET_LABEL].min() < 128  # labels drawn in the band
+    assert all(id_cell(r).min() < 128 for r in range(rows))  # each row labelled with its id
     assert write_contact_sheet(run_dir, "no-such-dataset", tmp_path / "x.png") is None
 
 
@@ -292,3 +297,26 @@ def test_chromium_sorts_rows_by_disagreement(run_dir: Path, tmp_path: Path) -> N
     dcf = {i: abs(float(per[("tintx", i)]["delta_colorfulness"])) for i in ok_ids}
     assert order("delta_colorfulness|tintx|1") == [*sorted(ok_ids, key=lambda i: dcf[i]), BROKEN]
     assert order("__id|tintx|-1") == sorted([*ok_ids, BROKEN], reverse=True)
+
+
+def test_long_labels_wrap_whole() -> None:
+    from PIL import ImageDraw
+
+    from colorbench.reporting.contact_sheet import _font, wrap
+
+    draw, font = ImageDraw.Draw(Image.new("RGB", (1, 1))), _font(11)
+    name = "ccc-harmonized-with-a-very-long-name:predicted"
+    lines = wrap(draw, name, 60, font)
+    assert len(lines) > 1 and "".join(lines) == name
+    assert all(draw.textlength(line, font=font) <= 58 for line in lines)
+    assert lines[0].endswith("-")  # broken after a separator
+
+
+def test_leaderboard_and_report_show_the_same_contact_sheet(cli, run_dir: Path, tmp_path: Path) -> None:
+    from colorbench.reporting.leaderboard import write_leaderboards
+
+    write_leaderboards([run_dir], tmp_path / "board", "markdown")
+    write_report(run_dir, tmp_path / "report")
+    board = np.asarray(Image.open(tmp_path / "board" / "imgs.png").convert("RGB"))
+    report = np.asarray(Image.open(tmp_path / "report" / "imgs.contact.png").convert("RGB"))
+    assert board.shape == report.shape and np.array_equal(board, report)

@@ -5,7 +5,7 @@ Measures, in one process and one session, on the same images:
   decode+w    : the same through a DataLoader with W workers (as `run` decodes)
   run w=0     : `colorbench run --models gray --metrics mse,cpsnr --workers 0`
   run w=W     : the same with W decoding workers (the default)
-and prints a markdown table with the ratios run/decode. Goal (issue 2): < 1.3.
+and prints a markdown table with the ratios run/decode. Goal: < 1.3.
 
 Usage: .venv/bin/python benchmarks/perf/run_overhead.py [IMAGE_DIR] [--repeat 3] [--workers 2]
 (default IMAGE_DIR: ../shared/data/imagenet-sample)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from colorbench.cli import (  # noqa: F401  (each module registers its command)
+    check_cmd,
     colorize_cmd,
     leaderboard_cmd,
     list_cmd,

@@ -8,10 +8,59 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from colorbench.errors import ColorbenchError
 
-app = typer.Typer(
+
+def _hide_flag_types(params: list[Any]) -> None:
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""  # an on/off flag takes no value: no <bool> after it
+
+
+class _FlagsMixin:
+    """On/off flags (``--help`` too) shown as ``--flag/--no-flag`` without a ``<bool>`` type."""
+
+    params: list[Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _hide_flag_types(self.params)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        _hide_flag_types([option] if option is not None else [])
+        return option
+
+
+class Command(_FlagsMixin, TyperCommand):
+    """typer's command with click's usage line (``RUN_DIRS...``, ``[WHAT]``, not ``{run_dirs}``)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = (param.metavar or param.name or "").upper() + ("..." if param.nargs != 1 else "")
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
+class Group(_FlagsMixin, TyperGroup):
+    """typer's group, flags shown like :class:`Command`'s."""
+
+
+class App(typer.Typer):
+    """A typer application whose commands are :class:`Command` and groups :class:`Group`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, cls=kwargs.pop("cls", Group), **kwargs)
+
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or Command, **kwargs)
+
+
+app = App(
     name="colorbench",
     help="Train, run, score and compare automatic image-colorization models.\n\n"
     "Example: colorbench run --models gray --datasets samples",

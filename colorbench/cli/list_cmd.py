@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-import math
-
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from colorbench.cli.app import app, handle_errors, registries
+from colorbench.cli.list_rows import (
+    capabilities,
+    colorizer_weights,
+    dataset_root,
+    metric_status,
+    options_text,
+    range_text,
+    trains_text,
+)
 from colorbench.errors import ColorbenchError
 
 KINDS = ("colorizers", "datasets", "metrics", "segmenters", "plugins", "benchmarks")
-
-
-def _options(spec: object) -> str:
-    opts = getattr(spec, "options", ())
-    return "\n".join(f"{o.name}={o.default!r} ({o.type.__name__}) {o.help}".rstrip() for o in opts) or "–"
-
-
-def _range(r: tuple[float, float]) -> str:
-    lo, hi = ("∞" if math.isinf(v) and v > 0 else "-∞" if math.isinf(v) else f"{v:g}" for v in r)
-    return f"[{lo}, {hi}]"
 
 
 @app.command("list")
 @handle_errors
 def list_command(
     what: str = typer.Argument("all", help="colorizers, datasets, metrics, segmenters, plugins, benchmarks or all"),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show options, weights and plugin of each entry."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show options with defaults, weights files (hash, size, licence, training data, card), capabilities and plugin."),
+    data_root: str = typer.Option(None, "--data-root", help="Directory holding one folder per dataset, checked for each dataset's root (default: $COLORBENCH_DATA)."),
 ) -> None:
     """List registered colorizers, datasets, metrics, segmenters and plugins, and the benchmark suites.
 
@@ -65,34 +63,36 @@ def list_command(
                 status = f"skipped: {p.error}" if p.error else f"ok{refused}"
                 table.add_row(p.name, p.module, p.version or "–", ", ".join(p.hooks) or "–", status)
         elif kind == "colorizers":
-            cols = ["name", "description", "weights", "trains"] + (["options", "plugin"] if verbose else [])
+            cols = ["name", "description", "weights", "trains"] + (["capabilities", "options", "plugin"] if verbose else [])
             for c in cols:
-                table.add_column(c)
+                table.add_column(c, overflow="fold")
             for s in regs.colorizers:
-                weights = "not needed" if not s.needs_weights else ("available" if s.weights_available() else "missing")
-                row = [s.name, s.description, weights, "yes" if s.trainable else "no"]
-                table.add_row(*(row + ([_options(s), s.plugin] if verbose else [])))
+                row = [s.name, s.description, colorizer_weights(s, verbose), trains_text(s, verbose)]
+                table.add_row(*(row + ([capabilities(s), options_text(s), s.plugin] if verbose else [])))
         elif kind == "datasets":
             cols = ["name", "description", "splits", "root"] + (["options", "plugin"] if verbose else [])
             for c in cols:
-                table.add_column(c)
+                table.add_column(c, overflow="fold")
             for s in regs.datasets:
-                row = [s.name, s.description, ", ".join(s.splits), f"DATA_ROOT/{s.name}" if s.needs_root else "–"]
-                table.add_row(*(row + ([_options(s), s.plugin] if verbose else [])))
+                row = [s.name, s.description, ", ".join(s.splits), dataset_root(s, data_root)]
+                table.add_row(*(row + ([options_text(s), s.plugin] if verbose else [])))
         elif kind == "metrics":
-            cols = ["id", "name", "better", "range", "kind"] + (["aliases", "citation", "plugin"] if verbose else [])
+            cols = ["id", "name", "better", "range", "kind", "runs here"] + (
+                ["options", "aliases", "citation", "plugin"] if verbose else [])
             for c in cols:
-                table.add_column(c)
+                table.add_column(c, overflow="fold")
             for m in regs.metrics:
-                row = [m.name, m.display_name, "higher ↑" if m.higher_is_better else "lower ↓", _range(m.range), m.kind]
-                table.add_row(*(row + ([", ".join(m.aliases) or "–", m.citation or "–", m.plugin] if verbose else [])))
+                row = [m.name, m.display_name, "higher ↑" if m.higher_is_better else "lower ↓", range_text(m.range),
+                       m.kind, metric_status(m)]
+                table.add_row(*(row + ([options_text(m), ", ".join(m.aliases) or "–", m.citation or "–", m.plugin]
+                                       if verbose else [])))
         else:
             cols = ["name", "description", "weights"] + (["options", "plugin"] if verbose else [])
             for c in cols:
                 table.add_column(c)
             for s in regs.segmenters:
                 row = [s.name, s.description, "needed" if s.needs_weights else "not needed"]
-                table.add_row(*(row + ([_options(s), s.plugin] if verbose else [])))
+                table.add_row(*(row + ([options_text(s), s.plugin] if verbose else [])))
         if table.row_count == 0:
             console.print(f"{kind}: none registered")
         else:

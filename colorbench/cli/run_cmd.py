@@ -6,32 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from colorbench.cli.app import app, handle_errors, registries, split_csv
-
-
-def print_summary(summary: list[dict], metrics: dict[str, dict], console: Console) -> None:
-    """One table per dataset: metrics as rows (with ↑/↓), models as columns (fits a terminal
-    whatever the number of metrics)."""
-    from colorbench.reporting.leaderboard import fmt
-
-    for dataset in dict.fromkeys(r["dataset"] for r in summary):
-        rows = [r for r in summary if r["dataset"] == dataset]
-        table = Table(title=f"{dataset}: mean over images", title_justify="left")
-        table.add_column("metric")
-        for r in rows:
-            table.add_column(r["model"], justify="right")
-        for mid, meta in metrics.items():
-            arrow = "↑" if meta.get("higher_is_better", True) else "↓"
-            if meta.get("leaderboard_abs"):  # signed per image, compared by magnitude
-                values = [None if r.get(mid) is None else abs(r[mid]) for r in rows]
-                table.add_row(f"|{mid}| {arrow}", *(fmt(v) for v in values))
-            else:
-                table.add_row(f"{mid} {arrow}", *(fmt(r.get(mid)) for r in rows))
-        table.add_row("n (failed)", *(f"{r['n']} ({r['n_failed']})" for r in rows), style="dim")
-        table.add_row("images/s", *(fmt(r.get("images_per_s")) for r in rows), style="dim")
-        console.print(table)
+from colorbench.reporting.summary_table import print_summary
 
 
 @app.command("run")
@@ -43,11 +20,11 @@ def run_command(
     benchmark: str = typer.Option(None, "--benchmark", help="Run a benchmark suite: a name (colorbench list benchmarks) or a YAML file."),
     split: str = typer.Option(None, help="Dataset split (default: each dataset's own; folders: every image)."),
     limit: int = typer.Option(None, help="Only the first N images of each dataset (in the dataset's order)."),
-    size: int = typer.Option(None, help="Square size images are resized to (ignored with --resize none) [default: 256]."),
-    resize: str = typer.Option(None, help="crop (centre square, then resize), stretch, or none (native size) [default: crop]."),
+    size: int = typer.Option(None, help="Square size images are resized to (ignored with --resize none). \\[default: 256]"),
+    resize: str = typer.Option(None, help="crop (centre square, then resize), stretch, or none (native size). \\[default: crop]"),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     precision: str = typer.Option("fp32", help="Autocast of the colorizers: fp32, bf16 or fp16 (recorded in run.json; part of the resume fingerprint)."),
-    batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per batch [default: 16]."),
+    batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per batch. \\[default: 16]"),
     workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
     checkpoint: list[str] = typer.Option([], "--checkpoint", help="MODEL=PATH: a checkpoint file or a 'train --out' directory (repeatable)."),
     set_: list[str] = typer.Option([], "--set", help="KEY=VALUE or NAME.KEY=VALUE option of a colorizer or dataset (repeatable; see list --verbose)."),
@@ -58,12 +35,13 @@ def run_command(
     out: Path = typer.Option(Path("runs"), help="Parent directory of run directories."),
     name: str = typer.Option(None, help="Run directory name (default: the benchmark's name, else a timestamp). Rerun with the same name to resume."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip images already scored in this run directory."),
-    save_images: bool = typer.Option(None, "--save-images/--no-save-images", help="Write every output as PNG under outputs/ (needed by colorbench report) [default: no]."),
-    seed: int = typer.Option(None, help="Random seed [default: 0]."),
-    batch_timeout: float = typer.Option(None, "--batch-timeout", help="Seconds a colorizer may take for one batch; a batch over it fails (the hung call keeps running in a background thread) [default: no limit]."),
+    save_images: bool = typer.Option(None, "--save-images/--no-save-images", help="Write every output as PNG under outputs/ (needed by colorbench report). \\[default: no-save-images]"),
+    save_thumbs: bool = typer.Option(False, "--save-thumbs", help="Write only 128-pixel thumbnails under outputs/: enough for colorbench report and the contact sheets, not for score."),
+    seed: int = typer.Option(None, help="Random seed. \\[default: 0]"),
+    batch_timeout: float = typer.Option(None, "--batch-timeout", help="Seconds a colorizer may take for one batch; a batch over it fails (the hung call keeps running in a background thread). \\[default: no limit]"),
     strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable (missing weights), a plugin was skipped for an error or a plugin entry was refused (duplicate name)."),
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when a model failed on every image or a dataset/model/set metric could not run)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info lines."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings, errors and the paths written (no table, progress bars or info lines)."),
 ) -> None:
     """Colorize datasets with models and score the outputs; writes a run directory.
 
@@ -87,7 +65,7 @@ def run_command(
     metric_opts = [*metric_set, *([f"class_set={class_set}"] if class_set else []),
                    *([f"fid.reference={fid_ref}"] if fid_ref else [])]
     given = {"split": split, "limit": limit, "size": size, "resize": resize, "batch_size": batch_size,
-             "save_images": save_images, "seed": seed, "workers": workers}
+             "save_images": "thumbs" if save_thumbs else save_images, "seed": seed, "workers": workers}
     settings: dict = {}
     if benchmark:
         from colorbench.evaluation import suites
@@ -126,11 +104,11 @@ def run_command(
     if not runner.shard.is_main:  # torchrun: rank 0 reports for every rank
         return
     console = Console()
-    if result.summary:
+    if result.summary and not quiet:
         print_summary(result.summary, runner.metric_set.metadata(), console)
-    console.print(f"run directory: {result.run_dir}")
+    typer.echo(f"run directory: {result.run_dir}")  # whole paths, never wrapped
     for board in result.leaderboards:
-        console.print(f"leaderboard: {board}")
+        typer.echo(f"leaderboard: {board}")
     if result.errors:
         reporter.error(f"{len(result.errors)} dataset/model problem(s); see above, run.json and errors.log")
         raise typer.Exit(1)

@@ -24,12 +24,12 @@ def score_command(
     metric_set: list[str] = typer.Option([], "--metric-set", help="KEY=VALUE or METRIC.KEY=VALUE option of a metric (repeatable)."),
     class_set: Path = typer.Option(None, "--class-set", help="File of colour-class ids for cnr/ccar/tar (same as --metric-set class_set=FILE)."),
     fid_ref: Path = typer.Option(None, "--fid-ref", help="Published FID statistics (.npz with mu and sigma) used as the reference instead of the ground truths (same as --metric-set fid.reference=FILE; kid refuses it)."),
-    batch_size: int = typer.Option(16, "--batch-size", "-b"),
+    batch_size: int = typer.Option(16, "--batch-size", "-b", help="Images per batch."),
     workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     strict: bool = typer.Option(False, help="Fail (exit 2) when a requested metric is unavailable, a plugin was skipped for an error or a plugin entry was refused."),
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when any image or metric cell failed (default: only when every image failed)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings, errors and the paths written (no table, progress bars or info lines)."),
 ) -> None:
     """Score predictions against ground truths matched by relative path minus its image extension.
 
@@ -72,8 +72,9 @@ def score_command(
     if not summary:  # torchrun: a rank other than 0 (rank 0 reports for every rank)
         return
     console = Console()
-    print_summary(summary, results.load(out_dir).metrics, console)  # run's table (|ΔCF| too)
-    console.print(f"results: {out_dir}")
+    if not quiet:
+        print_summary(summary, results.load(out_dir).metrics, console)  # run's table (|ΔCF| too)
+    typer.echo(f"results: {out_dir}")  # the whole path, never wrapped
     row = summary[0]
     cells = sum(row["n"] - row[f"{s.name}_n"] for s in specs if s.kind == "per_image")
     if row["n"] == 0 or (fail_on_error and (row["n_failed"] or cells)):

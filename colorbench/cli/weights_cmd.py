@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from colorbench.cli.app import app, handle_errors, registries
+from colorbench.cli.app import App, app, handle_errors, registries
 
 if TYPE_CHECKING:
     from colorbench.models.catalog import WeightsEntry
     from colorbench.models.weights import Weights
     from colorbench.reporting import Reporter
 
-weights_app = typer.Typer(
+weights_app = App(
     help="List, download and verify the weights files plugins declare (colorizers' checkpoints, "
     "metric backbones, SAM, pretrained encoders).\n\nExample: colorbench weights list",
     no_args_is_help=True,

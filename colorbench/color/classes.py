@@ -1,4 +1,4 @@
-"""Colour classes of CCC++ (seed 000, eq. 9-11): a*b* grid bins, optional class subsets.
+"""Colour classes of CCC++ (Gain et al. 2024, eq. 9-11): a*b* grid bins, optional class subsets.
 
 Shared by the ``cnr``/``ccar``/``tar`` metrics and by colorizers that predict classes, so
 it lives in core (pure torch, batched). Defaults α=6, β=108, Δ=36 give 1296 classes
@@ -29,7 +29,7 @@ EDGE_MARGIN = 1e-3  # a*b* units; float32 Lab of 8-bit RGB is within 7e-5 of flo
 
 @dataclass(frozen=True)
 class ClassGrid:
-    """Bin size ``alpha``, shift ``beta`` and bins per axis ``delta`` (seed 000 eq. 9)."""
+    """Bin size ``alpha``, shift ``beta`` and bins per axis ``delta`` (Gain et al. 2024, eq. 9)."""
 
     alpha: float = 6.0
     beta: float = 108.0

@@ -45,13 +45,15 @@ class BatchScorer:
     """Scores batches for one run or score: ``metric_set`` on ``device`` under ``precision``
     (autocast of the colorizer; fp32 by default); failures go to ``errors``; with
     ``save_dir``, outputs go to ``save_dir/<dataset>/<model>/<id>.png`` and ground truths to
-    ``save_dir/<dataset>/_ground_truth/``."""
+    ``save_dir/<dataset>/_ground_truth/`` (with ``save_longest``, as thumbnails of that longer side)."""
 
     def __init__(self, metric_set: MetricSet, device: torch.device, errors: ErrorLog,
-                 save_dir: Path | None = None, precision: str = "fp32", batch_timeout: float | None = None):
+                 save_dir: Path | None = None, precision: str = "fp32", batch_timeout: float | None = None,
+                 save_longest: int | None = None):
         """``batch_timeout``: seconds a colorizer call may take (``--batch-timeout``)."""
         self.metric_set, self.device, self.errors = metric_set, device, errors
         self.save_dir, self.precision, self.batch_timeout = save_dir, precision, batch_timeout
+        self.save_longest = save_longest
 
     def _call(self, spec: ColorizerSpec, colorizer: Any, L: torch.Tensor, ids: list[str]) -> Any:
         def call() -> Any:
@@ -189,9 +191,9 @@ class BatchScorer:
         for k, image_id in enumerate(ids):
             path = out_dir / model / f"{image_id}.png"
             try:
-                save_png(pred_np[k], path)
+                save_png(pred_np[k], path, self.save_longest)
                 path = out_dir / GT_DIR / f"{image_id}.png"
                 if not path.exists():
-                    save_png(gt_np[k], path)
+                    save_png(gt_np[k], path, self.save_longest)
             except OSError as exc:
                 raise ResultWriteError.of(path, exc) from None

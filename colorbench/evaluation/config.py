@@ -33,7 +33,7 @@ class RunConfig:
     out: str = "runs"
     name: str | None = None
     resume: bool = True
-    save_images: bool = False
+    save_images: bool | str = False  # True or "full": every output as PNG; "thumbs": report thumbnails only
     seed: int = 0
     batch_timeout: float | None = None  # seconds a colorizer call may take (watchdog.py)
     strict: bool = False  # unavailable requested metrics and plugin problems are errors
@@ -101,8 +101,9 @@ def _check_types(config: RunConfig) -> None:
     if config.batch_timeout is not None and not (isinstance(config.batch_timeout, (int, float))
                                                  and 0 < config.batch_timeout < 1e9):
         raise ColorbenchError(f"--batch-timeout {config.batch_timeout!r}: must be a positive number of seconds")
-    if not isinstance(config.save_images, bool):
-        raise ColorbenchError(f"save_images {config.save_images!r}: must be true or false (YAML booleans, unquoted)")
+    if not isinstance(config.save_images, bool) and config.save_images != "thumbs":
+        raise ColorbenchError(f"save_images {config.save_images!r}: must be true or false (YAML booleans, unquoted) "
+                              "or thumbs")
     for entry, settings in config.dataset_settings.items():
         check_number(settings.get("limit"), f"dataset {entry!r}: limit", 1, optional=True)
         check_number(settings.get("size"), f"dataset {entry!r}: size", 0, optional=True)
@@ -132,3 +133,16 @@ def validate(config: RunConfig) -> None:
             raise ColorbenchError(f"dataset {entry!r}: resize {proto.resize!r}: choose one of {', '.join(RESIZE_MODES)}")
         if proto.size < 8 and proto.resize != "none":
             raise ColorbenchError(f"dataset {entry!r}: size {proto.size}: must be at least 8 pixels")
+
+
+SAVE_THUMB = 128  # longer side of the images --save-thumbs writes (the report's default --thumb)
+
+
+def save_mode(value: bool | str | None) -> str | None:
+    """``save_images`` as ``"full"`` (True: every output as a full-size PNG, what ``score``
+    rereads), ``"thumbs"`` (only ``SAVE_THUMB``-pixel thumbnails, what the report shows) or None."""
+    if value is None or value is False:
+        return None
+    if value is True or value == "thumbs":
+        return "full" if value is True else "thumbs"
+    raise ColorbenchError(f"save_images {value!r}: must be true or false (YAML booleans, unquoted) or thumbs")

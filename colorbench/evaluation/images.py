@@ -1,6 +1,6 @@
 """Decoding images the same way everywhere (run, score, colorize, datasets).
 
-Rules (DESIGN.md §3): EXIF orientation applied; palette, gray, gray+alpha, RGBA, CMYK,
+Rules (docs/protocol.md): EXIF orientation applied; palette, gray, gray+alpha, RGBA, CMYK,
 16-bit and 32-bit images converted to RGB uint8 (alpha is dropped, not composited;
 16-bit values are scaled by 255/65535 and rounded); images larger than
 ``$COLORBENCH_MAX_PIXELS`` (default 100 megapixels) are rejected before decoding.
@@ -116,13 +116,17 @@ def load_rgb(path: str | Path) -> np.ndarray:
         raise ImageError(f"{path}: cannot decode image ({reason}); the file may be truncated or corrupt") from None
 
 
-def save_png(rgb: np.ndarray, path: str | Path) -> None:
-    """Write RGB uint8 [H, W, 3] as PNG atomically (temp file + rename)."""
+def save_png(rgb: np.ndarray, path: str | Path, longest: int | None = None) -> None:
+    """Write RGB uint8 [H, W, 3] as PNG atomically (temp file + rename); with ``longest``, a
+    thumbnail whose longer side is at most that many pixels (Lanczos)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        Image.fromarray(rgb).save(tmp, format="PNG", compress_level=1)
+        image = Image.fromarray(rgb)
+        if longest is not None and max(image.size) > longest:
+            image.thumbnail((longest, longest), Image.Resampling.LANCZOS)
+        image.save(tmp, format="PNG", compress_level=1)
         os.replace(tmp, path)
     except BaseException:  # a full disk leaves no temporary file behind
         tmp.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""The evaluation protocol of DESIGN.md §3: resize, L* in, RGB rebuilt from ground-truth L*
+"""The evaluation protocol (docs/protocol.md): resize, L* in, RGB rebuilt from ground-truth L*
 and predicted a*b*, uint8 out."""
 
 from __future__ import annotations

@@ -20,10 +20,12 @@ from colorbench.errors import ColorbenchError
 from colorbench.evaluation.accumulator import reference_for
 from colorbench.evaluation.batch_scorer import BatchScorer
 from colorbench.evaluation.config import (
+    SAVE_THUMB,
     Protocol,
     RunConfig,
     RunResult,
     protocol_for,
+    save_mode,
     validate,
 )
 from colorbench.evaluation.failures import ERRORS_LOG, Failure
@@ -102,8 +104,9 @@ class Runner:
         self.metric_options = resolve_options(config.metric_options, self.metrics, "--metric-set", "metric")
         self.metric_set = MetricSet(self.metrics, self.device, self.metric_options)
         self.scorer = BatchScorer(self.metric_set, self.device, self.shard.error_log(),
-                                  self._run_dir() / "outputs" if config.save_images else None, self.precision,
-                                  config.batch_timeout)
+                                  self._run_dir() / "outputs" if save_mode(config.save_images) else None,
+                                  self.precision, config.batch_timeout,
+                                  SAVE_THUMB if save_mode(config.save_images) == "thumbs" else None)
         self.manifest = RunManifest()
         self.per_image_ids = self.metric_set.per_image_ids
         self.dist_ids = self.metric_set.distribution_ids

@@ -113,6 +113,9 @@ class ResolvedDataset:
 
     def build(self, split: str | None, data_root: str | None, options: dict[str, Any]) -> Dataset:
         split = split or self.spec.default_split
+        if split is not None and split not in self.spec.splits:  # before the factory runs
+            raise ColorbenchError(f"dataset {self.name!r} has no split {split!r}: choose one of "
+                                  f"{', '.join(self.spec.splits) or 'none declared'} (--split)")
         root = self.root(data_root)
         if self.spec.needs_root and root is None and self.folder is None:
             raise ColorbenchError(

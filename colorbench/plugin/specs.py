@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -181,6 +182,9 @@ class DatasetSpec(_Spec):
     default_split: str | None = None
     homepage: str = ""
     licence: str = ""
+    # test_fixture(directory): writes a tiny copy of the dataset's files there (a few small
+    # images in its layout); the contract check then builds the dataset on that root.
+    test_fixture: Callable[[Path], None] | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.factory):

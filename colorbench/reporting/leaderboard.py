@@ -221,7 +221,7 @@ def _contact_sheet(board: Board, out_dir: Path) -> str | None:
     from colorbench.reporting.contact_sheet import write_contact_sheet
 
     for rd in saved:
-        path = write_contact_sheet(rd, board.dataset, out_dir / f"{board.dataset}.png", n_images=5, thumb=80)
+        path = write_contact_sheet(rd, board.dataset, out_dir / f"{board.dataset}.png")  # the report's images
         if path is not None:
             return path.name
     return None

@@ -1,6 +1,6 @@
 """Visual comparison of a run: one self-contained HTML page per dataset and PNG contact sheets.
 
-Reads the run directory of DESIGN.md §6 (run.json, per_image.csv, summary.csv and the images
+Reads a run directory (docs/run-directory.md) (run.json, per_image.csv, summary.csv and the images
 under ``outputs/<dataset>/<model>/<image_id>.png`` that ``colorbench run --save-images``
 writes, ground truth in ``outputs/<dataset>/_ground_truth/``). The gray input column is the
 ground truth's L* alone (a* = b* = 0), rebuilt with the evaluation protocol's colour code.

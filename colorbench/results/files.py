@@ -1,4 +1,4 @@
-"""The run directory of DESIGN.md §6: run.json, per_image.csv, summary.csv.
+"""The run directory (docs/run-directory.md): run.json, per_image.csv, summary.csv.
 
 per_image.csv is appended and flushed per batch. A run killed at any moment leaves at most
 a partial last line, which the next open drops; rows are keyed on (dataset, model,

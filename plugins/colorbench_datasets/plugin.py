@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from colorbench import DatasetSpec, Option, hookimpl
@@ -25,6 +26,28 @@ def _folder(**kw: Any) -> Any:
     from colorbench_datasets.folder import Folder
 
     return Folder(**kw)
+
+
+def _folder_fixture(root: Path) -> None:
+    """Four small seeded colour PNGs, one in a sub-folder (the contract check's folder)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for rel in ("a.png", "b.png", "c.png", "sub/d.png"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(root / rel)
+
+
+def _fixture(builder: str) -> Any:
+    """A ``test_fixture`` calling ``colorbench_datasets.fixtures.<builder>(root)`` (imported when used)."""
+
+    def write(root: Path) -> None:
+        from colorbench_datasets import fixtures
+
+        getattr(fixtures, builder)(root)
+
+    return write
 
 
 def _lazy(module: str, cls: str) -> Any:
@@ -78,7 +101,7 @@ def register_datasets(register: Any) -> None:
         ),
     ))
     register(DatasetSpec(
-        name="folder", factory=_folder, splits=("all", "train", "val", "test"),
+        name="folder", factory=_folder, splits=("all", "train", "val", "test"), test_fixture=_folder_fixture,
         description="every image under a directory (pass the directory to --datasets)",
         options=(
             Option("val_fraction", float, 0.1, "share of images in the val split"),
@@ -86,10 +109,11 @@ def register_datasets(register: Any) -> None:
             Option("split_seed", int, 0, "seed of the hash split"),
         ),
     ))
+    fixtures = {"coco": _fixture("make_coco"), "flowers": _fixture("make_flowers")}
     for name, (module, cls, splits, default, description, options) in STANDARD.items():
         src = SOURCES[name]
         register(DatasetSpec(
-            name=name, factory=_lazy(module, cls), needs_root=True, splits=splits,
+            name=name, factory=_lazy(module, cls), needs_root=True, splits=splits, test_fixture=fixtures.get(name),
             default_split=default, description=description, options=options,
             homepage=src.homepage, licence=src.licence, root_names=src.root_names,
         ))

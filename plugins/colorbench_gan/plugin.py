@@ -99,7 +99,7 @@ def register_colorizers(register: Any) -> None:
     register(ColorizerSpec(
         name="gan",
         factory=_build,
-        description="pix2pix cGAN, ResNet18 U-Net generator, L1 pretraining then cGAN+100·L1 (seed 002)",
+        description="pix2pix cGAN, ResNet18 U-Net generator, L1 pretraining then cGAN+100·L1 (Pyngrope & Kumar 2022)",
         needs_weights=True,
         weights=WEIGHTS,
         pretrained=(RESNET18,),

@@ -7,7 +7,7 @@ from typing import Any
 
 from colorbench import MetricSpec, Option, hookimpl
 
-CITATION = "Gain, Raha, Debnath, CCC++ (seed 000), eq. 9 and 19-21"
+CITATION = "Gain, Raha, Debnath 2024, CCC++, eq. 9 and 19-21"
 OPTIONS = (
     Option("alpha", float, 6.0, "bin size α of the a*b* class grid (eq. 9)"),
     Option("beta", float, 108.0, "shift β of the a*b* class grid (eq. 9)"),

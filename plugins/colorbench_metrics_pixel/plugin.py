@@ -49,7 +49,7 @@ def register_metrics(register: Any) -> None:
         name="cpsnr", fn=_cpsnr, display_name="CPSNR",
         higher_is_better=True, range=(0.0, float("inf")), aliases=("psnr",),
         description="10·log10(255²/MSE), channels pooled (CT2 compare_psnr convention)",
-        citation="Pang et al. 2013; Gomez Moreno et al. (seed 001)",
+        citation="Pang et al. 2013; Gomez Moreno et al. 2024",
     ))
     register(MetricSpec(
         name="ssim", fn=_ssim, display_name="SSIM",

@@ -85,7 +85,7 @@ def register_colorizers(register: Any) -> None:
     register(ColorizerSpec(
         name="profile",
         factory=_build,
-        description="colour profiles (DCD k-means) + profile predictor + one rarity-weighted U-Net per profile (seed 003)",
+        description="colour profiles (DCD k-means) + profile predictor + one rarity-weighted U-Net per profile (Robles & Budach 2024)",
         needs_weights=True,
         weights=WEIGHTS,
         options=(Option("profile", int, -1, "force this profile's colorizer for every image (-1: predict)"),

@@ -99,7 +99,7 @@ def register_colorizers(register: Any) -> None:
     register(ColorizerSpec(
         name="router",
         factory=_build,
-        description="best-colorizer router: MobileNetV2 picks one pool member per image, only it runs (seed 001)",
+        description="best-colorizer router: MobileNetV2 picks one pool member per image, only it runs (Gomez Moreno et al. 2024)",
         needs_weights=True,
         weights=WEIGHTS,
         pretrained=(IMAGENET,),

@@ -117,7 +117,7 @@ def register_colorizers(register: Any) -> None:
     register(ColorizerSpec(
         name="semantic",
         factory=_build,
-        description="semantic-driven: GridNet segmentation, then a two-stream U-Net with IN on gray features (seed 004)",
+        description="semantic-driven: GridNet segmentation, then a two-stream U-Net with IN on gray features (Ho et al. 2021)",
         needs_weights=True,
         weights=WEIGHTS,
         options=(Option("semantic_maps", str, "",

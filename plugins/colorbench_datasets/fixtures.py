@@ -1,7 +1,7 @@
 """Tiny fixtures in the official dataset layouts (JPEGs via Pillow, .mat via scipy, COCO json).
 
-Used by the dataset tests; each builder writes under a directory it is given and returns
-what the tests need to check (ids, regions, labels).
+The specs' ``test_fixture`` (``colorbench check-plugin datasets``) and the dataset tests use
+them; each builder writes under a directory it is given and returns it.
 """
 
 from __future__ import annotations
