@@ -9,8 +9,8 @@ from colorbench.evaluation.batch import MetricBatch
 from colorbench.evaluation.metricset import MetricSet
 from colorbench.plugin.specs import MetricSpec
 
-WEIGHT_FREE = ("mse", "cpsnr", "ssim", "uiqi", "colorfulness", "delta_colorfulness", "deltae2000",
-               "cnr", "ccar", "tar")
+WEIGHT_FREE = ("mse", "cpsnr", "ssim", "uiqi", "colorfulness", "delta_colorfulness", "colorfulness_hs",
+               "delta_colorfulness_hs", "deltae2000", "cnr", "ccar", "tar")
 
 
 def builtin_specs(names: tuple[str, ...] = WEIGHT_FREE) -> list[MetricSpec]:

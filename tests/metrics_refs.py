@@ -56,6 +56,20 @@ def uiqi(p: np.ndarray, g: np.ndarray, window: int = 8) -> float:
 
 
 def colorfulness(img: np.ndarray) -> float:
+    """DDColor's ``calculate_cf`` (image_colorfulness) as it is written there: absolute
+    opponent channels, numpy's population std, 0..255 floats."""
+    (R, G, B) = (img[..., k].astype("float") for k in range(3))
+    rg = np.absolute(R - G)
+    yb = np.absolute(0.5 * (R + G) - B)
+    (rbMean, rbStd) = (np.mean(rg), np.std(rg))
+    (ybMean, ybStd) = (np.mean(yb), np.std(yb))
+    stdRoot = np.sqrt((rbStd ** 2) + (ybStd ** 2))
+    meanRoot = np.sqrt((rbMean ** 2) + (ybMean ** 2))
+    return float(stdRoot + (0.3 * meanRoot))
+
+
+def colorfulness_hs(img: np.ndarray) -> float:
+    """Hasler & Süsstrunk 2003 M3 on the signed opponent channels."""
     r, g, b = (img[..., k].astype(np.float64) for k in range(3))
     rg, yb = r - g, 0.5 * (r + g) - b
     return float(np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
@@ -104,5 +118,7 @@ REFERENCES = {
     "mse": mse, "cpsnr": cpsnr, "ssim": ssim, "uiqi": uiqi,
     "colorfulness": lambda p, g: colorfulness(p),
     "delta_colorfulness": lambda p, g: colorfulness(p) - colorfulness(g),
+    "colorfulness_hs": lambda p, g: colorfulness_hs(p),
+    "delta_colorfulness_hs": lambda p, g: colorfulness_hs(p) - colorfulness_hs(g),
     "deltae2000": deltae2000, "cnr": cnr, "ccar": lambda p, g: ccar(p), "tar": tar,
 }

@@ -62,22 +62,27 @@ def test_class_set_files(tmp_path) -> None:
         ClassMapper(ClassGrid(), torch.tensor([5000]))
 
 
-def test_class_set_changes_n_class_and_snaps_pixels(tmp_path) -> None:
+def test_class_set_changes_n_class_and_snaps_only_when_asked(tmp_path) -> None:
     rng = np.random.default_rng(0)
     p = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
     g = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
     (tmp_path / "set.txt").write_text(" ".join(str(c) for c in range(0, 1296, 2)))
+    cs = str(tmp_path / "set.txt")
     full = score([p], [g], ("ccar", "tar"))
-    sub = score([p], [g], ("ccar", "tar"), options={"ccar": {"class_set": str(tmp_path / "set.txt")},
-                                                     "tar": {"class_set": str(tmp_path / "set.txt")}})
-    mapper = ClassMapper.from_options(class_set=str(tmp_path / "set.txt"))
+    sub = score([p], [g], ("ccar", "tar"), options={"ccar": {"class_set": cs}, "tar": {"class_set": cs}})
+    snapped = score([p], [g], ("ccar", "tar"), options={"ccar": {"class_set": cs, "snap": True},
+                                                        "tar": {"class_set": cs, "snap": True}})
     from colorbench.color import rgb_to_lab
 
     lab = rgb_to_lab(torch.from_numpy(p).permute(2, 0, 1).double() / 255)
-    ids = mapper(lab, dim=0)
-    assert (ids % 2 == 0).all()
-    assert sub["ccar"][0] == pytest.approx(100 * len(torch.unique(ids)) / 648)
-    assert sub["ccar"][0] != full["ccar"][0] and sub["tar"][0] >= full["tar"][0] - 1e-9
+    raw = ClassMapper.from_options(class_set=cs)(lab, dim=0)
+    ids = ClassMapper.from_options(class_set=cs, snap=True)(lab, dim=0)
+    assert (ids % 2 == 0).all() and not (raw % 2 == 0).all()
+    # no snapping by default: the grid classes counted, divided by the set's size (648)
+    assert sub["ccar"][0] == pytest.approx(100 * len(torch.unique(raw)) / 648)
+    assert sub["ccar"][0] == pytest.approx(full["ccar"][0] * 1296 / 648) and sub["tar"][0] == full["tar"][0]
+    assert snapped["ccar"][0] == pytest.approx(100 * len(torch.unique(ids)) / 648)
+    assert snapped["tar"][0] >= full["tar"][0] - 1e-9
 
 
 def test_grid_options_change_the_classes() -> None:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.calibration
 # fails on any real defect while being 200x tighter than the acceptance bound. deltae2000 is
 # float32 per pixel (Lab within 7e-5 of float64); its mean still meets 1e-4.
 TOL = {"mse": 1e-12, "cpsnr": 1e-9, "ssim": 1e-5, "uiqi": 1e-9, "colorfulness": 1e-9,
-       "delta_colorfulness": 1e-9, "deltae2000": 1e-4, "cnr": 1e-12, "ccar": 1e-12, "tar": 1e-9}
+       "delta_colorfulness": 1e-9, "colorfulness_hs": 1e-9, "delta_colorfulness_hs": 1e-9, "deltae2000": 1e-4, "cnr": 1e-12, "ccar": 1e-12, "tar": 1e-9}
 
 
 def _smooth(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

@@ -80,6 +80,13 @@ def run_command(
             device = settings["device"]
         settings.pop("device", None)
         settings["checkpoints"] += checkpoint  # the command line wins (parsed last)
+        stand_ins = suites.stand_in_weights(suite, settings["checkpoints"])
+        if stand_ins:  # recorded in run.json (benchmark.stand_in_weights) to mark those rows
+            settings["benchmark"]["stand_in_weights"] = stand_ins
+            Reporter(quiet=False).warn(
+                f"benchmark {suite.name}: no --checkpoint for {', '.join(stand_ins)}: the tiny shipped CPU weights "
+                f"stand in for paper-scale ones, so those rows are not the paper's model (train one: see "
+                f"`colorbench list benchmarks -v` / the suite's notes, then --checkpoint NAME=DIR)")
         settings["options"] += set_
         settings["metric_options"] += metric_opts
         name = name or suite.name

@@ -7,9 +7,10 @@ covering a*, b* in [-108, 108)::
     class = floor((b + β) / α) · Δ + floor((a + β) / α)     (each axis clamped to [0, Δ-1])
     a' = (class mod Δ) · α − β + α/2,   b' = (class div Δ) · α − β + α/2     (eq. 10-11)
 
-A class subset (CCC++'s optimized set, ``--class-set FILE``) maps every class outside the
-subset to the subset class whose centre (eq. 10-11) is nearest in the a*b* plane (one
-fixed-centroid k-means step, eq. 12; ties go to the lower class id).
+A class subset (CCC++'s optimized set, ``--class-set FILE``) sets N_class of eq. 20 to its
+size; with ``snap`` it also maps every class outside the subset to the subset class whose
+centre (eq. 10-11) is nearest in the a*b* plane (one fixed-centroid k-means step, eq. 12;
+ties go to the lower class id).
 """
 
 from __future__ import annotations
@@ -77,36 +78,70 @@ def nearest_class_table(grid: ClassGrid, subset: torch.Tensor) -> torch.Tensor:
     return subset[d.argmin(dim=1)]
 
 
-def load_class_set(path: str | Path) -> torch.Tensor:
-    """Read class ids from a JSON list or a text file of integers (whitespace/comma separated,
+def load_class_set(path: str | Path, grid: ClassGrid | None = None) -> torch.Tensor:
+    """Read class ids from the file ``colorbench train ccc`` writes (``OUT/classes.json``: a
+    JSON object with ``alpha``, ``beta``, ``delta`` and the ``kept`` ids; its grid must equal
+    ``grid`` when given), a JSON list, or a text file of integers (whitespace/comma separated,
     ``#`` starts a comment)."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise ColorbenchError(f"class set {path}: no such file (expected a JSON list or text of class ids)")
+        raise ColorbenchError(f"class set {path}: no such file (expected OUT/classes.json of ccc training, "
+                              "a JSON list or text of class ids)")
     text = p.read_text(encoding="utf-8")
     try:
-        body = "\n".join(line.split("#", 1)[0] for line in text.splitlines())  # '#' comments
-        values = json.loads(text) if text.lstrip().startswith("[") else body.replace(",", " ").split()
+        if text.lstrip().startswith("{"):
+            values = _kept_of_trainer_file(json.loads(text), grid)
+        else:
+            body = "\n".join(line.split("#", 1)[0] for line in text.splitlines())  # '#' comments
+            values = json.loads(text) if text.lstrip().startswith("[") else body.replace(",", " ").split()
+        if not isinstance(values, list):
+            raise ValueError("not a list of ids")
         ids = torch.tensor([int(v) for v in values], dtype=torch.int64)
-    except (ValueError, TypeError) as exc:
-        raise ColorbenchError(f"class set {path}: cannot read class ids ({exc})") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ColorbenchError(f"class set {path}: cannot read class ids ({exc}); expected OUT/classes.json of "
+                              "ccc training, a JSON list or text of class ids") from None
     return ids
 
 
-class ClassMapper:
-    """Lab -> class ids on a grid, optionally snapped to a class subset (N_class = its size)."""
+def _kept_of_trainer_file(doc: dict, grid: ClassGrid | None) -> list:
+    """The ``kept`` ids of a ccc trainer's classes.json, its grid checked against ``grid``."""
+    if "kept" not in doc:
+        raise ValueError("a JSON object without 'kept'")
+    if grid is not None:
+        theirs = (float(doc.get("alpha", grid.alpha)), float(doc.get("beta", grid.beta)),
+                  int(doc.get("delta", grid.delta)))
+        if theirs != (grid.alpha, grid.beta, grid.delta):
+            raise ValueError(f"its grid alpha/beta/delta {theirs} differs from the metric's "
+                             f"{(grid.alpha, grid.beta, grid.delta)}")
+    return doc["kept"]
 
-    def __init__(self, grid: ClassGrid | None = None, subset: torch.Tensor | None = None):
+
+class ClassMapper:
+    """Lab -> class ids on a grid. With a class subset, ``n_classes`` (N_class of eq. 20)
+    defaults to its size; pixels snap to the nearest subset class only when ``snap``
+    (the paper counts the classes its images activate, so the metrics do not snap by
+    default). ``n_class`` overrides N_class."""
+
+    def __init__(self, grid: ClassGrid | None = None, subset: torch.Tensor | None = None,
+                 snap: bool = False, n_class: int | None = None):
         self.grid = grid or ClassGrid()
-        self.table = None if subset is None else nearest_class_table(self.grid, subset)
+        self.table = None if subset is None or not snap else nearest_class_table(self.grid, subset)
         self.id_space = self.grid.n_classes  # ids stay grid ids; a subset only uses some of them
-        self.n_classes = self.id_space if self.table is None else int(torch.unique(self.table).numel())
+        if n_class is not None:
+            if int(n_class) < 1:
+                raise ColorbenchError(f"colour classes: n_class must be >= 1 (got {n_class})")
+            self.n_classes = int(n_class)
+        elif subset is not None:
+            self.n_classes = int(torch.unique(nearest_class_table(self.grid, subset)).numel())
+        else:
+            self.n_classes = self.id_space
 
     @classmethod
     def from_options(cls, alpha: float = 6.0, beta: float = 108.0, delta: int = 36,
-                     class_set: str | None = None) -> ClassMapper:
+                     class_set: str | None = None, snap: bool = False,
+                     n_class: int | None = None) -> ClassMapper:
         grid = ClassGrid(float(alpha), float(beta), int(delta))
-        return cls(grid, load_class_set(class_set) if class_set else None)
+        return cls(grid, load_class_set(class_set, grid) if class_set else None, bool(snap), n_class)
 
     @property
     def key(self) -> str:

@@ -15,7 +15,7 @@ from colorbench.evaluation.bounded_yaml import load_yaml
 
 SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = ("name", "version", "description", "include", "protocol", "datasets", "models",
-            "metrics", "metric_options", "run", "notes")
+            "metrics", "metric_options", "run", "notes", "requires_checkpoint", "reported")
 PROTOCOL_KEYS = ("split", "limit", "size", "resize")
 DATASET_KEYS = ("name", *PROTOCOL_KEYS, "options")
 MODEL_KEYS = ("name", "options", "checkpoint")

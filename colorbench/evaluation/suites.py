@@ -18,6 +18,8 @@ A suite file::
     metric_options: {alpha: 6}                # --metric-set
     run: {batch_size: 16, seed: 0}            # engine settings
     notes: free text (e.g. the GPU command)
+    requires_checkpoint: [ccc]                # models whose shipped weights only stand in
+    reported: [...]                           # the papers' figures (colorbench.evaluation.reported)
 
 ``include`` merges top-level keys: the including file's keys replace the included ones
 (mappings such as ``protocol`` and ``run`` are merged key by key; lists are replaced).
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from colorbench.errors import ColorbenchError
+from colorbench.evaluation.reported import parse_reported
 from colorbench.evaluation.suite_files import (
     DATASET_KEYS,
     MODEL_KEYS,
@@ -53,7 +56,7 @@ from colorbench.evaluation.suite_files import (
 from colorbench.results.names import check_name
 
 __all__ = ["DatasetEntry", "ModelEntry", "Suite", "available", "load", "locate", "restrict", "run_settings",
-           "search_dirs"]
+           "search_dirs", "stand_in_weights"]
 
 @dataclass
 class DatasetEntry:
@@ -82,6 +85,8 @@ class Suite:
     protocol: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    requires_checkpoint: list[str] = field(default_factory=list)  # shipped weights only stand in
+    reported: list[dict[str, Any]] = field(default_factory=list)  # the papers' figures
     files: list[str] = field(default_factory=list)  # the file and everything it includes
     digest: str = ""  # sha256 of the resolved definition
 
@@ -120,6 +125,10 @@ def load(name_or_file: str) -> Suite:
         raise ColorbenchError(f"{where}: metrics: expected a list of metric ids")
     run = as_mapping(data.get("run"), f"{where}: run")
     check_keys(run, RUN_KEYS, f"{where}: run")
+    needs = data.get("requires_checkpoint") or []
+    if not (isinstance(needs, list) and all(isinstance(n, str) for n in needs)):
+        raise ColorbenchError(f"{where}: requires_checkpoint: expected a list of model names")
+    reported = parse_reported(data, where) if "reported" in data else []
     suite = Suite(
         name=check_name(str(data.get("name") or path.stem), f"{path}: suite name"),
         version=str(data.get("version", "0")), path=path,
@@ -127,7 +136,7 @@ def load(name_or_file: str) -> Suite:
         metrics=list(metrics) if metrics is not None else None,
         metric_options=as_mapping(data.get("metric_options"), f"{where}: metric_options"),
         protocol=protocol, run=run, notes=str(data.get("notes", "")),
-        files=[str(f) for f in files],
+        requires_checkpoint=list(needs), reported=reported, files=[str(f) for f in files],
     )
     definition = {"datasets": [d.__dict__ for d in datasets], "models": [m.__dict__ for m in models],
                   "metrics": suite.metrics, "metric_options": suite.metric_options, "run": run,
@@ -189,6 +198,16 @@ def run_settings(suite: Suite) -> dict[str, Any]:
         "benchmark": suite.provenance(),
         **{k: v for k, v in suite.run.items() if k in RUN_KEYS},
     }
+
+
+def stand_in_weights(suite: Suite, checkpoints: list[str]) -> list[str]:
+    """Models of ``suite.requires_checkpoint`` that run without a checkpoint (neither in the
+    suite nor in ``checkpoints``, ``NAME=PATH`` entries): their shipped CPU weights stand in
+    for the paper-scale ones."""
+    given = {c.split("=", 1)[0] for c in checkpoints if "=" in c}
+    given |= {m.name for m in suite.models if m.checkpoint}
+    running = {m.name for m in suite.models}
+    return [n for n in suite.requires_checkpoint if n in running and n not in given]
 
 
 def d_opt_target(d: DatasetEntry) -> str:

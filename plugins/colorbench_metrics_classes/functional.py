@@ -1,4 +1,5 @@
-"""CNR, CCAR, TAR (seed 000 eq. 19-21) per image and their set-level union variants.
+"""CNR, CCAR, TAR (seed 000 eq. 19-21; TAR in both readings) per image and the set-level
+union variants of CNR and CCAR.
 
 Class ids come from ``colorbench.color.classes`` (eq. 9, optional class subset). Distinct
 classes are counted with one bincount per batch (O(pixels)), never eq. 19-20's pairwise loop.
@@ -32,8 +33,15 @@ def ccar(pred_ids: torch.Tensor, id_space: int, n_classes: int) -> torch.Tensor:
 
 
 def tar(pred_ids: torch.Tensor, gt_ids: torch.Tensor) -> torch.Tensor:
-    """Eq. 21 per image: 100 · fraction of pixels whose predicted class equals the true class."""
+    """Eq. 21 per image, colour-class reading: 100 · fraction of pixels whose predicted class
+    equals the true class."""
     return 100.0 * (pred_ids == gt_ids).flatten(1).double().mean(1)
+
+
+def tar_pixel(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Eq. 21 per image, pixel-value reading: 100 · fraction of pixels whose uint8 RGB
+    [B, 3, H, W] equals the ground truth's in all three channels."""
+    return 100.0 * (pred == gt).all(1).flatten(1).double().mean(1)
 
 
 class UnionAccumulator(Accumulator):

@@ -1,4 +1,5 @@
-"""Registers ``cnr``, ``ccar``, ``tar`` (per image) and ``cnr_union``, ``ccar_union`` (per set)."""
+"""Registers ``cnr``, ``ccar``, ``tar``, ``tar_pixel`` (per image) and ``cnr_union``,
+``ccar_union`` (per set: the paper's scale)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ OPTIONS = (
     Option("alpha", float, 6.0, "bin size α of the a*b* class grid (eq. 9)"),
     Option("beta", float, 108.0, "shift β of the a*b* class grid (eq. 9)"),
     Option("delta", int, 36, "bins per axis Δ (Δ² classes)"),
-    Option("class_set", str, None, "file of class ids (JSON list or text); pixels snap to the "
-                                   "nearest listed class and N_class = its size"),
+    Option("class_set", str, None, "class ids: OUT/classes.json of `colorbench train ccc`, a JSON list or "
+                                   "text; N_class = its size"),
+    Option("n_class", int, None, "N_class of eq. 20 (default: the class set's size, else Δ²)"),
+    Option("snap", bool, False, "snap every pixel's class to the nearest class of class_set first"),
 )
-ORDER = ("alpha", "beta", "delta", "class_set")
+ORDER = ("alpha", "beta", "delta", "class_set", "n_class", "snap")
 
 
 def _mapper(options: dict[str, Any]) -> Any:
@@ -31,6 +34,8 @@ def _per_image(which: str) -> Callable[..., Any]:
         mapper = _mapper(options)
 
         def fn(batch: Any) -> Any:
+            if which == "tar_pixel":
+                return F.tar_pixel(batch.pred, batch.gt)
             pred, gt = F.batch_classes(batch, mapper)
             if which == "cnr":
                 return F.cnr(pred, gt, mapper.id_space)
@@ -51,26 +56,36 @@ def _union(which: str) -> Callable[..., Any]:
 
 @hookimpl
 def register_metrics(register: Any) -> None:
-    common = {"options": OPTIONS, "citation": CITATION, "higher_is_better": True}
+    common = {"options": OPTIONS, "citation": CITATION, "higher_is_better": True, "version": "2"}
+    unbounded = (0.0, float("inf"))
     register(MetricSpec(
-        name="cnr", factory=_per_image("cnr"), display_name="CNR", range=(0.0, float("inf")),
+        name="cnr", factory=_per_image("cnr"), display_name="CNR", range=unbounded,
         description="chromatic number ratio: distinct colour classes in pred / in gt, per image (eq. 19)",
         **common))
     register(MetricSpec(
-        name="ccar", factory=_per_image("ccar"), display_name="CCAR", range=(0.0, 100.0),
-        description="colour class activation ratio: 100 · distinct classes in pred / N_class, per image (eq. 20)",
+        name="ccar", factory=_per_image("ccar"), display_name="CCAR", range=unbounded,
+        description="colour class activation ratio: 100 · distinct classes in pred / N_class, per image "
+                    "(eq. 20; the paper's tables use ccar_union)",
         **common))
     register(MetricSpec(
         name="tar", factory=_per_image("tar"), display_name="TAR", range=(0.0, 100.0),
-        description="true activation ratio: 100 · share of pixels whose pred class equals the gt class (eq. 21)",
+        description="true activation ratio, colour-class reading: 100 · share of pixels whose pred class "
+                    "equals the gt class (eq. 21 on the class maps)",
         **common))
     register(MetricSpec(
+        name="tar_pixel", factory=_per_image("tar_pixel"), display_name="TAR(px)", range=(0.0, 100.0),
+        description="true activation ratio, pixel-value reading: 100 · share of pixels whose RGB equals "
+                    "the gt's exactly (eq. 21 on the pixel values)",
+        **{**common, "version": "1"}))
+    register(MetricSpec(
         name="cnr_union", factory=_union("cnr"), kind="distribution", provides_info=True, display_name="CNR∪",
-        range=(0.0, float("inf")),
-        description="CNR over the whole set: distinct classes in all predictions / in all ground truths",
+        range=unbounded,
+        description="CNR over the whole set: distinct classes in all predictions / in all ground truths "
+                    "(Tables VI, X)",
         **common))
     register(MetricSpec(
         name="ccar_union", factory=_union("ccar"), kind="distribution", provides_info=True, display_name="CCAR∪",
-        range=(0.0, 100.0),
-        description="CCAR over the whole set: 100 · distinct classes in all predictions / N_class",
+        range=unbounded,
+        description="CCAR over the whole set: 100 · distinct classes in all predictions / N_class "
+                    "(Tables VI, X; no cap: 111.45 in Table VI)",
         **common))

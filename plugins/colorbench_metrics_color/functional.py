@@ -8,11 +8,13 @@ import math
 import torch
 
 
-def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
-    """Hasler & Süsstrunk 2003 M3 per image on 0..255 values, float64 [B].
+def colorfulness(rgb: torch.Tensor, absolute: bool = True) -> torch.Tensor:
+    """Colourfulness σ + 0.3·μ per image on 0..255 values, float64 [B].
 
-    rg = R − G, yb = ½(R + G) − B over all pixels; σ = sqrt(σrg² + σyb²) with population
-    variances, μ = sqrt(μrg² + μyb²); CF = σ + 0.3·μ. The sums of rg, 2·yb and their squares
+    ``absolute=True`` (the colorization literature, DDColor's ``calculate_cf``):
+    rg = |R − G|, yb = |½(R + G) − B|. ``absolute=False``: Hasler & Süsstrunk 2003 M3 on
+    the signed opponent channels rg = R − G, yb = ½(R + G) − B. Both: σ = sqrt(σrg² + σyb²)
+    with population variances, μ = sqrt(μrg² + μyb²). The sums of rg, 2·yb and their squares
     are exact int64 per image, so only the final float64 formula rounds.
     """
     if rgb.dim() != 4 or rgb.shape[1] != 3:
@@ -23,6 +25,8 @@ def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
         r, g, b = rgb[k].to(torch.int32).flatten(1).unbind(0)
         rg = r - g
         yb2 = r + g - 2 * b  # 2·yb, an integer
+        if absolute:
+            rg, yb2 = rg.abs(), yb2.abs()
         s = torch.stack((rg.sum(dtype=torch.int64), (rg * rg).sum(dtype=torch.int64),
                          yb2.sum(dtype=torch.int64), (yb2 * yb2).sum(dtype=torch.int64))).to(torch.float64)
         mean_rg, mean_yb = s[0] / n, s[2] / (2 * n)

@@ -1,25 +1,36 @@
-"""Registers ``colorfulness``, ``delta_colorfulness`` and ``deltae2000``."""
+"""Registers ``colorfulness``, ``delta_colorfulness`` (the literature's absolute-opponent
+convention), their strict Hasler-Süsstrunk M3 twins ``colorfulness_hs``,
+``delta_colorfulness_hs``, and ``deltae2000``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from colorbench import MetricSpec, hookimpl
 
 HASLER = "Hasler & Süsstrunk 2003, Measuring colourfulness in natural images (M3)"
+DDCOLOR = ("Kang et al. 2023, DDColor (calculate_cf, after Hasler & Süsstrunk 2003); "
+           "the CF convention of the DDColor / CT2 / ColorFormer tables")
 
 
-def _cf(b: Any) -> Any:
-    from colorbench_metrics_color.functional import colorfulness
+def _cf_of(which: str, absolute: bool) -> Callable[[Any], Any]:
+    """CF of the batch's ``which`` ("pred" / "gt"), cached per convention."""
+    def get(b: Any) -> Any:
+        from colorbench_metrics_color.functional import colorfulness
 
-    return b.cached("colorfulness_pred", lambda: colorfulness(b.pred))
+        key = f"colorfulness{'' if absolute else '_hs'}_{which}"
+        return b.cached(key, lambda: colorfulness(getattr(b, which), absolute=absolute))
+    return get
 
 
-def _delta_cf(b: Any) -> Any:
-    from colorbench_metrics_color.functional import colorfulness
+def _cf(absolute: bool) -> Callable[[Any], Any]:
+    return _cf_of("pred", absolute)
 
-    pred = b.cached("colorfulness_pred", lambda: colorfulness(b.pred))
-    return pred - b.cached("colorfulness_gt", lambda: colorfulness(b.gt))
+
+def _delta_cf(absolute: bool) -> Callable[[Any], Any]:
+    pred, gt = _cf_of("pred", absolute), _cf_of("gt", absolute)
+    return lambda b: pred(b) - gt(b)
 
 
 def _de2000(b: Any) -> Any:
@@ -31,15 +42,28 @@ def _de2000(b: Any) -> Any:
 @hookimpl
 def register_metrics(register: Any) -> None:
     register(MetricSpec(
-        name="colorfulness", fn=_cf, display_name="CF",
+        name="colorfulness", fn=_cf(True), display_name="CF", version="2",
         higher_is_better=True, range=(0.0, float("inf")),
-        description="σ + 0.3μ of rg = R−G, yb = ½(R+G)−B on the prediction, 0..255, population std",
+        description="σ + 0.3μ of rg = |R−G|, yb = |½(R+G)−B| on the prediction, 0..255, population std "
+                    "(DDColor's calculate_cf)",
+        citation=DDCOLOR,
+    ))
+    register(MetricSpec(
+        name="delta_colorfulness", fn=_delta_cf(True), display_name="ΔCF", version="2",
+        higher_is_better=False, range=(float("-inf"), float("inf")), leaderboard_abs=True,
+        description="CF(pred) − CF(gt) (absolute opponent channels), signed per image; leaderboards show |mean|",
+        citation=DDCOLOR,
+    ))
+    register(MetricSpec(
+        name="colorfulness_hs", fn=_cf(False), display_name="CF(M3)",
+        higher_is_better=True, range=(0.0, float("inf")),
+        description="strict Hasler-Süsstrunk M3: σ + 0.3μ of signed rg = R−G, yb = ½(R+G)−B, 0..255",
         citation=HASLER,
     ))
     register(MetricSpec(
-        name="delta_colorfulness", fn=_delta_cf, display_name="ΔCF",
+        name="delta_colorfulness_hs", fn=_delta_cf(False), display_name="ΔCF(M3)",
         higher_is_better=False, range=(float("-inf"), float("inf")), leaderboard_abs=True,
-        description="CF(pred) − CF(gt), signed per image; leaderboards show |mean|",
+        description="CF_M3(pred) − CF_M3(gt), signed per image; leaderboards show |mean|",
         citation=HASLER,
     ))
     register(MetricSpec(

@@ -1,4 +1,4 @@
-"""Registers ``mse``, ``cpsnr`` (alias ``psnr``), ``ssim`` and ``uiqi``."""
+"""Registers ``mse``, ``cpsnr`` (alias ``psnr``), ``ssim``, ``ssim_skimage`` and ``uiqi``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,12 @@ def _ssim(b: Any) -> Any:
     return ssim(b.pred, b.gt)
 
 
+def _ssim_skimage(b: Any) -> Any:
+    from colorbench_metrics_pixel.ssim_uniform import ssim_skimage
+
+    return ssim_skimage(b.pred, b.gt)
+
+
 def _uiqi(b: Any) -> Any:
     from colorbench_metrics_pixel.structural import uiqi
 
@@ -57,6 +63,13 @@ def register_metrics(register: Any) -> None:
         description="Gaussian σ=1.5 11x11, K1=0.01, K2=0.03, data range 255, population "
                     "covariance, per channel then averaged (= skimage structural_similarity)",
         citation="Wang, Bovik, Sheikh, Simoncelli 2004, IEEE TIP 13(4)",
+    ))
+    register(MetricSpec(
+        name="ssim_skimage", fn=_ssim_skimage, display_name="SSIM(sk)",
+        higher_is_better=True, range=(-1.0, 1.0),
+        description="scikit-image's default SSIM: 7x7 uniform window, sample covariance, K1=0.01, "
+                    "K2=0.03, data range 255, per channel then averaged (what colorization repos call)",
+        citation="Wang et al. 2004 as implemented by skimage.metrics.structural_similarity defaults",
     ))
     register(MetricSpec(
         name="uiqi", fn=_uiqi, display_name="UIQI",
