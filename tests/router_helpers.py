@@ -74,7 +74,7 @@ class ToyPlugin:
     @hookimpl
     def register_datasets(self, register: Any) -> None:
         register(DatasetSpec(name="toyroute", factory=lambda split=None, root=None, **kw: ToyRoute(split or "train"),
-                             splits=("train", "test"), default_split="test", description="toy routing task"))
+                             splits=("train", "val", "test"), default_split="test", description="toy routing task"))
 
     def images(self) -> int:
         return sum(sum(v) for v in self.calls.values())
