@@ -13,8 +13,14 @@ from colorbench.cli.app import app, handle_errors, registries, split_csv
 
 def print_summary(summary: list[dict], metrics: dict[str, dict], console: Console) -> None:
     """One table per dataset: metrics as rows (with ↑/↓), models as columns (fits a terminal
-    whatever the number of metrics)."""
-    from colorbench.reporting.leaderboard import fmt
+    whatever the number of metrics); a metric with fewer values than images, or with
+    infinite ones, shows its count ("n 799, 1 inf")."""
+    from colorbench.reporting.boards import fmt
+
+    def cell(r: dict, mid: str, v: float | None) -> str:
+        n, inf = r.get(f"{mid}_n"), r.get(f"{mid}_n_inf") or 0
+        extra = ([f"n {n}"] if n is not None and n != r["n"] else []) + ([f"{inf} inf"] if inf else [])
+        return fmt(v) + (f" ({', '.join(extra)})" if extra else "")
 
     for dataset in dict.fromkeys(r["dataset"] for r in summary):
         rows = [r for r in summary if r["dataset"] == dataset]
@@ -26,9 +32,9 @@ def print_summary(summary: list[dict], metrics: dict[str, dict], console: Consol
             arrow = "↑" if meta.get("higher_is_better", True) else "↓"
             if meta.get("leaderboard_abs"):  # signed per image, compared by magnitude
                 values = [None if r.get(mid) is None else abs(r[mid]) for r in rows]
-                table.add_row(f"|{mid}| {arrow}", *(fmt(v) for v in values))
+                table.add_row(f"|{mid}| {arrow}", *(cell(r, mid, v) for r, v in zip(rows, values, strict=True)))
             else:
-                table.add_row(f"{mid} {arrow}", *(fmt(r.get(mid)) for r in rows))
+                table.add_row(f"{mid} {arrow}", *(cell(r, mid, r.get(mid)) for r in rows))
         table.add_row("n (failed)", *(f"{r['n']} ({r['n_failed']})" for r in rows), style="dim")
         table.add_row("images/s", *(fmt(r.get("images_per_s")) for r in rows), style="dim")
         console.print(table)
@@ -45,6 +51,7 @@ def run_command(
     limit: int = typer.Option(None, help="Only the first N images of each dataset (in the dataset's order)."),
     size: int = typer.Option(None, help="Square size images are resized to (ignored with --resize none) [default: 256]."),
     resize: str = typer.Option(None, help="crop (centre square, then resize), stretch, or none (native size) [default: crop]."),
+    skip_gray_gt: bool = typer.Option(None, "--skip-gray-gt", help="Leave out chroma-free ground truths (grayscale photos stored as RGB; the ctest10k convention); counted either way [default: the suite's protocol, else off]."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     precision: str = typer.Option("fp32", help="Autocast of the colorizers: fp32, bf16 or fp16 (recorded in run.json; part of the resume fingerprint)."),
     batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per batch [default: 16]."),
@@ -85,7 +92,8 @@ def run_command(
 
     metric_opts = [*metric_set, *([f"class_set={class_set}"] if class_set else []),
                    *([f"fid.reference={fid_ref}"] if fid_ref else [])]
-    given = {"split": split, "limit": limit, "size": size, "resize": resize, "batch_size": batch_size,
+    given = {"split": split, "limit": limit, "size": size, "resize": resize, "skip_gray_gt": skip_gray_gt,
+             "batch_size": batch_size,
              "save_images": save_images, "seed": seed, "workers": workers}
     settings: dict = {}
     if benchmark:
@@ -93,7 +101,7 @@ def run_command(
 
         suite = suites.restrict(suites.load(benchmark), split_csv(models), split_csv(datasets), split_csv(metrics))
         settings = suites.run_settings(suite)
-        for key in ("split", "limit", "size", "resize"):  # an explicit flag overrides every dataset
+        for key in ("split", "limit", "size", "resize", "skip_gray_gt"):  # an explicit flag overrides every dataset
             if given[key] is not None:
                 for ds_settings in settings["dataset_settings"].values():
                     ds_settings.pop(key, None)

@@ -50,6 +50,7 @@ from colorbench.evaluation.suite_files import (
     read_with_includes,
     search_dirs,
 )
+from colorbench.reporting import reported as reported_rows
 
 __all__ = ["DatasetEntry", "ModelEntry", "Suite", "available", "load", "locate", "restrict", "run_settings",
            "search_dirs"]
@@ -81,6 +82,7 @@ class Suite:
     protocol: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    reported: list[dict[str, Any]] = field(default_factory=list)  # figures printed in papers
     files: list[str] = field(default_factory=list)  # the file and everything it includes
     digest: str = ""  # sha256 of the resolved definition
 
@@ -125,6 +127,7 @@ def load(name_or_file: str) -> Suite:
         metrics=list(metrics) if metrics is not None else None,
         metric_options=as_mapping(data.get("metric_options"), f"{where}: metric_options"),
         protocol=protocol, run=run, notes=str(data.get("notes", "")),
+        reported=reported_rows.validate(data.get("reported"), where),
         files=[str(f) for f in files],
     )
     definition = {"datasets": [d.__dict__ for d in datasets], "models": [m.__dict__ for m in models],
@@ -185,6 +188,7 @@ def run_settings(suite: Suite) -> dict[str, Any]:
         "options": options,
         "metric_options": metric_options,
         "benchmark": suite.provenance(),
+        "reported": suite.reported,
         **{k: v for k, v in suite.run.items() if k in RUN_KEYS},
     }
 
