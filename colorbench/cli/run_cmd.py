@@ -14,12 +14,13 @@ from colorbench.cli.app import app, handle_errors, registries, split_csv
 def print_summary(summary: list[dict], metrics: dict[str, dict], console: Console) -> None:
     """One table per dataset: metrics as rows (with ↑/↓), models as columns (fits a terminal
     whatever the number of metrics); a metric with fewer values than images, or with
-    infinite ones, shows its count ("n 799, 1 inf")."""
+    non-finite ones, shows its counts ("n 799, 1 inf, 2 NaN")."""
     from colorbench.reporting.boards import fmt
 
     def cell(r: dict, mid: str, v: float | None) -> str:
-        n, inf = r.get(f"{mid}_n"), r.get(f"{mid}_n_inf") or 0
-        extra = ([f"n {n}"] if n is not None and n != r["n"] else []) + ([f"{inf} inf"] if inf else [])
+        n, inf, nan = r.get(f"{mid}_n"), r.get(f"{mid}_n_inf") or 0, r.get(f"{mid}_n_nan") or 0
+        extra = ([f"n {n}"] if n is not None and n != r["n"] else []) + ([f"{inf} inf"] if inf else []) \
+            + ([f"{nan} NaN"] if nan else [])
         return fmt(v) + (f" ({', '.join(extra)})" if extra else "")
 
     for dataset in dict.fromkeys(r["dataset"] for r in summary):
