@@ -58,6 +58,7 @@ def test_bootstrap_pairs_identical_image_sets_only(tmp_path: Path) -> None:
     a = fake_run(tmp_path / "a", "ds", {"m1": ramp(10, 30.0), "m2": ramp(10, 29.0)})
     b = fake_run(tmp_path / "b", "ds", {"m3": ramp(12, 28.0)})
     (first, second) = load_boards([a, b])
+    assert second.heading == "12 images" and [r["model"] for r in second.rows] == ["m3"]
     assert first.pvalues["cpsnr"]["m2"] is not None and "10 images" in first.heading
     (mixed,) = load_boards([a, b], allow_mixed=True)
     assert mixed.pvalues["cpsnr"]["m2"] is not None and mixed.pvalues["cpsnr"]["m3"] is None
