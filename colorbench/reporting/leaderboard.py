@@ -88,7 +88,7 @@ def breakdowns(board: Board) -> list[str]:
         if rows:
             lines += ["", f"### {md(r['model'])} vs {md(base)}", "",
                       f"Same images; difference = {md(r['model'])} − {md(base)}; p: paired bootstrap.", "",
-                      *_md_table(["metric", md(base), md(r["model"]), "difference", "p"], rows, "lrrrr")]
+                      *_md_table(["metric", base, r["model"], "difference", "p"], rows, "lrrrr")]
     return lines
 
 
@@ -132,7 +132,7 @@ def to_markdown(board: Board, view: View | None = None, contact_sheet: str | Non
                   "Images with a value of each metric; inf/NaN: of them non-finite (left out of the mean). "
                   "Gray GT: chroma-free ground truths found (skipped with --skip-gray-gt).", ""]
         crow = [[md(r["model"]), *(table.counts_text(r, m) for m in per_image), table.gray_text(r)] for r in ordered]
-        lines += _md_table(["model", *(md(board.metrics[m].get("display_name", m)) for m in per_image), "gray GT"],
+        lines += _md_table(["model", *(board.metrics[m].get("display_name", m) for m in per_image), "gray GT"],
                            crow, "l" + "r" * (len(per_image) + 1))
         lines.append("")
     tested = [m for m in cols if board.pvalues.get(m)]
