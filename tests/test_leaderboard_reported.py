@@ -118,3 +118,12 @@ def test_default_sort_is_cpsnr_and_numeric_extra_columns_are_not_broken_down(tmp
     assert [r["model"] for r in sort_rows(board, None)] == ["b", "a"]
     text = to_markdown(board)
     assert "### b: member per image" in text and "### a: member per image" not in text
+
+
+def test_reported_rows_of_a_dataset_without_measured_rows_get_their_own_table(tmp_path: Path) -> None:
+    run = fake_run(tmp_path / "r", "ds", {"m1": ramp(3, 30.0)})
+    other = {**ENTRY, "dataset": "coco", "metrics": {"cpsnr": 24.5, "fid": 12.0}}
+    boards = load_boards([run], reported=reported.validate([other], "x"))
+    (coco,) = [b for b in boards if b.dataset == "coco"]
+    line = next(ln for ln in to_markdown(coco).splitlines() if ln.startswith("| M1 (paper)"))
+    assert "24.50" in line and "12.00" in line and coco.metrics["cpsnr"]["display_name"] == "CPSNR"

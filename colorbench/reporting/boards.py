@@ -131,11 +131,15 @@ def load_boards(run_dirs: list[Path], allow_mixed: bool = False,
     out = [part for board in boards.values() for part in _split(board, allow_mixed)]
     for entry in reported:
         mine = [b for b in out if b.dataset == entry["dataset"]]
-        if not mine:
+        if not mine:  # a table of reported rows only: the metrics' metadata from the other boards
+            known = {m: meta for b in out for m, meta in b.metrics.items()}
             out.append(Board(entry["dataset"], {}))
             mine = out[-1:]
         for board in mine:
             board.reported.append(entry)
+            if not board.rows:
+                board.metrics.update({m: known.get(m, {"display_name": m}) for m in entry["metrics"]
+                                      if m not in board.metrics})
     for board in out:  # the same model from two runs: tell them apart
         names = [r["model"] for r in board.rows]
         for r in board.rows:

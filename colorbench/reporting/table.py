@@ -50,7 +50,9 @@ def decimals(board: Board, mid: str, view: View) -> int:
 
 def head(board: Board, mid: str) -> str:
     meta = board.metrics[mid]
-    return f"{meta.get('display_name', mid)} {'↑' if meta.get('higher_is_better', True) else '↓'}"
+    if "higher_is_better" not in meta:  # a reported metric no run here measured: direction unknown
+        return str(meta.get("display_name", mid))
+    return f"{meta.get('display_name', mid)} {'↑' if meta['higher_is_better'] else '↓'}"
 
 
 def is_best(board: Board, r: dict[str, Any], mid: str) -> bool:
