@@ -79,7 +79,7 @@ def test_old_run_json_without_fingerprint_loads_as_unknown_protocol(tmp_path: Pa
     old = fake_run(tmp_path / "old", "ds", {"m1": ramp(5, 30.0)}, fingerprint=False)
     new = fake_run(tmp_path / "new", "ds", {"m2": ramp(5, 31.0)})
     boards = load_boards([old, new])
-    assert [b.heading for b in boards] == ["unknown protocol", "size 256 crop"]
+    assert [b.heading for b in boards] == ["unknown protocol", "size 256 crop, 5 images"]
     assert [[r["model"] for r in b.rows] for b in boards] == [["m1"], ["m2"]]
     text = to_markdown(boards[0])
     assert "unknown protocol" in text and "before colorbench recorded protocol fingerprints" in text

@@ -37,6 +37,7 @@ def describe(protocol: dict[str, Any] | None, keys: list[str]) -> str:
     """A short heading naming the ``keys`` of ``protocol``, e.g. "size 256 crop, 10 images"."""
     if not protocol:
         return UNKNOWN
+    keys = keys or ["size", "resize", "images"]  # set apart only from unknown protocols: the main settings
     parts: list[str] = []
     if "size" in keys or "resize" in keys:
         size = protocol.get("size")
@@ -56,7 +57,7 @@ def describe(protocol: dict[str, Any] | None, keys: list[str]) -> str:
             parts.append("gray ground truths skipped" if v else "gray ground truths kept")
         else:
             parts.append(f"{k} {_value(k, v)}")
-    return ", ".join(parts) or "same protocol"
+    return ", ".join(parts)
 
 
 def group(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
