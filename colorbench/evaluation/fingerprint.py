@@ -27,6 +27,16 @@ def protocol_fingerprint(dataset: str, ids: Iterable[str], metrics: Mapping[str,
             "metric_versions": {m: str(meta.get("version", "1")) for m, meta in sorted(metrics.items())}}
 
 
+def run_protocol(dataset: str, ids: Iterable[str], metrics: Mapping[str, Mapping[str, Any]],
+                 source: Mapping[str, Any], proto: Any) -> dict[str, Any]:
+    """The fingerprint of a ``run`` pair: ``source`` is the dataset's resume fingerprint
+    (plugin, folder, root), ``proto`` its ``Protocol``."""
+    return protocol_fingerprint(dataset, ids, metrics, source=source.get("spec"), folder=source.get("folder"),
+                                root=source.get("root"), split=proto.split, limit=proto.limit,
+                                size=None if proto.resize == "none" else proto.size, resize=proto.resize,
+                                skip_gray_gt=proto.skip_gray_gt)
+
+
 def chroma_free(rgb: torch.Tensor) -> bool:
     """True for a ground truth without colour (a grayscale photo stored as RGB): at every
     pixel R, G and B lie within ``GRAY_TOLERANCE`` levels of each other (uint8 [3, H, W])."""

@@ -27,7 +27,7 @@ from colorbench.evaluation.config import (
     validate,
 )
 from colorbench.evaluation.failures import ERRORS_LOG, Failure
-from colorbench.evaluation.fingerprint import protocol_fingerprint
+from colorbench.evaluation.fingerprint import run_protocol
 from colorbench.evaluation.loader import make_loader
 from colorbench.evaluation.metricset import MetricSet
 from colorbench.evaluation.resume import plan_pair
@@ -216,13 +216,10 @@ class Runner:
                            f"reasons in per_image.csv, tracebacks in {run_dir / ERRORS_LOG}")
         write_summary(run_dir / "summary.csv", summary, metric_meta)
         manifest.write(run_dir)
-        from colorbench.reporting import reported
         from colorbench.reporting.leaderboard import write_run_leaderboards
 
-        if cfg.reported:
-            reported.write(run_dir, cfg.reported)
 
-        boards = write_run_leaderboards(run_dir)
+        boards = write_run_leaderboards(run_dir, cfg.reported)
         return RunResult(run_dir, summary, self.errors, boards,
                          failed_images=sum(r.get("status") == "failed" for r in rows),
                          failed_cells=sum(len([m for m in r.get("failed_metrics", "").split(",") if m]) for r in rows))
@@ -261,20 +258,15 @@ class Runner:
             "seed": cfg.seed, "model": spec.name, "options": self.options.get(spec.name, {}),
             "checkpoint": checkpoint.sha256, "metrics": self.per_image_ids + self.dist_ids,
             "metric_options": self.metric_options, "device": self.device.type, "precision": self.precision,
-            "skip_gray_gt": proto.skip_gray_gt,
-            "metric_versions": {m: meta.get("version", "1") for m, meta in self.manifest.metrics.items()},
+            "skip_gray_gt": proto.skip_gray_gt, "metric_versions": {m: v.get("version", "1") for m, v in self.manifest.metrics.items()},
         }
         self._selected.update((ds_name, spec.name, i) for i in ids)
         self._pairs_run.append(key)
         sources = image_sources(dataset, ids)
         plan = shard.on_main(lambda: plan_pair(self.manifest, writer, (ds_name, spec.name), fingerprint, ids,
                                                sources, self.dist_ids, self.report, self._run_dir()))
-        if shard.is_main:
-            self.manifest.pairs[key].protocol = protocol_fingerprint(
-                ds_name, ids, self.manifest.metrics, source=ds_fingerprint.get("spec"),
-                folder=ds_fingerprint.get("folder"), root=ds_fingerprint.get("root"), split=proto.split,
-                limit=proto.limit, size=None if proto.resize == "none" else proto.size, resize=proto.resize,
-                skip_gray_gt=proto.skip_gray_gt)
+        if shard.is_main:  # what the leaderboard compares
+            self.manifest.pairs[key].protocol = run_protocol(ds_name, ids, self.manifest.metrics, ds_fingerprint, proto)
         if plan is None:
             return
         indices, done = plan
@@ -290,13 +282,12 @@ class Runner:
             return
         _seed_everything(cfg.seed)
         mine = shard.part(indices)
-        loader = make_loader(dataset, mine, size=proto.size, mode=proto.resize,
-                             batch_size=cfg.batch_size, workers=cfg.workers,
-                             pin_memory=self.device.type == "cuda")
+        loader = make_loader(dataset, mine, size=proto.size, mode=proto.resize, batch_size=cfg.batch_size,
+                             workers=cfg.workers, pin_memory=self.device.type == "cuda")
         record = self.manifest.pairs.get(key) if shard.is_main else PairRecord()
         reference = reference_for({"dataset": ds_fingerprint, "split": proto.split, "size": proto.size,
                                    "resize": proto.resize}, [ids[k] for k in indices], sources)
-        self.scorer.skip_gray_gt = proto.skip_gray_gt
+        self.scorer.skip_gray_gt = proto.skip_gray_gt  # chroma-free ground truths: counted, maybe left out
         with shard.writer(writer, columns, ds_name, spec.name) as rows_out:
             failed = self.scorer.score_pair({"dataset": ds_name, "model": spec.name}, record, loader,
                                             rows_out, self.report, len(mine), spec=spec, colorizer=colorizer,

@@ -10,6 +10,7 @@ from typing import Any
 from colorbench import results
 from colorbench.errors import ColorbenchError
 from colorbench.reporting import exports, significance, table
+from colorbench.reporting import reported as reported_rows
 from colorbench.reporting.boards import Board, load_boards
 from colorbench.reporting.formatting import View, md, number, p_text
 
@@ -223,6 +224,8 @@ def write_leaderboards(run_dirs: list[Path], out_dir: Path, fmt_name: str = "mar
     return written
 
 
-def write_run_leaderboards(run_dir: Path) -> list[Path]:
-    """The run's own leaderboard pages (``run_dir/leaderboard/``)."""
+def write_run_leaderboards(run_dir: Path, reported: list[dict[str, Any]] | None = None) -> list[Path]:
+    """The run's own leaderboard pages (``run_dir/leaderboard/``), after writing the suite's
+    ``reported`` rows to ``run_dir/reported.yaml`` (when there are any)."""
+    reported_rows.write(run_dir, reported or [])
     return write_leaderboards([run_dir], run_dir / "leaderboard")

@@ -69,8 +69,10 @@ def of_run(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def write(run_dir: Path, entries: list[dict[str, Any]]) -> None:
-    """Write ``run_dir/reported.yaml`` (a suite's ``reported:`` list)."""
+    """Write ``run_dir/reported.yaml`` (a suite's ``reported:`` list; nothing when empty)."""
     from colorbench.results import atomic_write_text
 
+    if not entries:
+        return
     atomic_write_text(Path(run_dir) / REPORTED_FILE, yaml.safe_dump({"reported": entries}, sort_keys=False,
                                                                      allow_unicode=True))
