@@ -211,7 +211,7 @@ def test_leaderboard_formats_and_out_dir(cli, two_runs, tmp_path: Path) -> None:
     def reject(name: str) -> None:
         raise AssertionError(f"leaderboard JSON contains the non-standard constant {name}")
 
-    data = json.loads(json_text, parse_constant=reject)  # strict JSON: no Infinity/NaN
+    (data,) = json.loads(json_text, parse_constant=reject)["leaderboards"]  # strict JSON: no Infinity/NaN
     assert data["dataset"] == "imgs" and len(data["rows"]) == 2
     assert data["metrics"]["mse"]["higher_is_better"] is False
 

@@ -56,3 +56,15 @@ def test_quiet_run_prints_only_the_paths(tmp_path):
     lines = [line for line in quiet.output.splitlines() if line.strip()]
     assert lines and all(line.startswith(("run directory:", "leaderboard:")) for line in lines), lines
     assert lines[0] == f"run directory: {tmp_path / 'q2'}"
+
+
+def test_a_metric_with_missing_or_infinite_values_shows_its_counts():
+    row = {"dataset": "d", "model": "m", "n": 4, "n_failed": 0, "images_per_s": 1.0,
+           "cpsnr": 30.0, "cpsnr_n": 3, "cpsnr_n_inf": 1, "cpsnr_n_nan": 2}
+    buffer = io.StringIO()
+    print_summary([row], {"cpsnr": {"higher_is_better": True}}, Console(file=buffer, width=120))
+    assert "(n 3, 1 inf, 2 NaN)" in buffer.getvalue()
+    full = {**row, "cpsnr_n": 4, "cpsnr_n_inf": 0, "cpsnr_n_nan": 0}
+    buffer = io.StringIO()
+    print_summary([full], {"cpsnr": {"higher_is_better": True}}, Console(file=buffer, width=120))
+    assert "(n " not in buffer.getvalue() and "inf" not in buffer.getvalue()

@@ -56,7 +56,7 @@ small_images = st.tuples(st.integers(1, 14), st.integers(1, 14), st.integers(0, 
 def test_self_comparison_and_symmetry(pair: np.ndarray) -> None:
     p, g = pair[0], pair[1]
     same = score([g], [g])
-    assert same["mse"][0] == 0.0 and same["cpsnr"][0] == math.inf
+    assert same["mse"][0] == 0.0 and same["cpsnr"][0] == pytest.approx(100.0)
     assert same["ssim"][0] == pytest.approx(1.0, abs=1e-12) and same["uiqi"][0] == pytest.approx(1.0, abs=1e-12)
     assert same["deltae2000"][0] == 0.0 and same["delta_colorfulness"][0] == 0.0
     assert same["cnr"][0] == 1.0 and same["tar"][0] == 100.0
@@ -86,3 +86,17 @@ def test_metric_set_reports_a_failing_metric_without_stopping_others() -> None:
     assert values["mse"] == [0.0] and values["cnr"] == [None]
     assert list(failed[0]) == ["cnr"]  # only cnr's cell failed
     assert "class set" in failed[0]["cnr"].message and "no such file" in failed[0]["cnr"].message
+
+
+def test_cpsnr_caps_identical_images_so_a_better_model_never_ranks_lower() -> None:
+    """Issue 19: inf left out of the mean ranked a model better on every image lower."""
+    from colorbench_metrics_pixel.functional import CPSNR_CAP_DB
+
+    rng = np.random.default_rng(0)
+    gt = rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    worse = np.clip(gt.astype(int) + rng.integers(-3, 4, gt.shape), 0, 255).astype(np.uint8)
+    better = worse.copy()
+    better[:2] = gt[:2]  # identical on two images, equal elsewhere
+    a, b = score(list(worse), list(gt))["cpsnr"], score(list(better), list(gt))["cpsnr"]
+    assert CPSNR_CAP_DB == 100.0 and b[0] == pytest.approx(100.0) and b[1] == pytest.approx(100.0)
+    assert all(x <= y for x, y in zip(a, b, strict=True)) and np.mean(b) > np.mean(a)

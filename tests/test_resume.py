@@ -111,8 +111,9 @@ def test_run_directory_files_and_columns(tmp_path: Path, tint_module) -> None:
 
     with open(run_dir / "summary.csv", newline="") as f:
         summary = list(csv.DictReader(f))
-    assert list(summary[0]) == ["dataset", "model", "n", "n_failed", "mse", "mse_ci95", "mse_n", "cpsnr",
-                                "cpsnr_ci95", "cpsnr_n", "cpsnr_n_inf", "images_per_s"]
+    assert list(summary[0]) == ["dataset", "model", "n", "n_failed", "mse", "mse_ci95", "mse_n", "mse_n_inf",
+                                "mse_n_nan", "cpsnr", "cpsnr_ci95", "cpsnr_n", "cpsnr_n_inf", "cpsnr_n_nan",
+                                "images_per_s"]
     for s in summary:
         mine = [float(r["cpsnr"]) for r in rows if r["model"] == s["model"]]
         assert s["n"] == "5" and s["n_failed"] == "0" and s["cpsnr_n"] == "5"

@@ -83,19 +83,19 @@ def test_run_equals_score_equals_numpy(cli, tmp_path: Path, photos: Path, resize
                 assert a == b or abs(a - b) <= 1e-6, (model, image_id, m, a, b)
             ref_cpsnr, ref_mse = numpy_cpsnr(pred_dir / f"{image_id}.png", gt_dir / f"{image_id}.png")
             assert float(s["mse"]) == pytest.approx(ref_mse, rel=1e-9, abs=1e-15)
-            if math.isinf(ref_cpsnr):
-                assert s["cpsnr"] == "inf"
+            if math.isinf(ref_cpsnr):  # identical images: the 100 dB cap
+                assert float(s["cpsnr"]) == pytest.approx(100.0)
             else:
                 assert float(s["cpsnr"]) == pytest.approx(ref_cpsnr, abs=1e-9)
                 pred = np.asarray(Image.open(pred_dir / f"{image_id}.png"))
                 gt = np.asarray(Image.open(gt_dir / f"{image_id}.png"))
                 assert float(s["cpsnr"]) == pytest.approx(peak_signal_noise_ratio(gt, pred, data_range=255), abs=1e-9)
-    assert run_rows[("gray", "flat")]["cpsnr"] == "inf"
+    assert float(run_rows[("gray", "flat")]["cpsnr"]) == pytest.approx(100.0)
     assert float(run_rows[("tint", "wide")]["cpsnr"]) < float(run_rows[("gray", "wide")]["cpsnr"]) + 50
     summary = list(csv.DictReader(io.StringIO((tmp_path / "score-gray" / "summary.csv").read_text())))
-    assert summary[0]["cpsnr_n_inf"] == "1" and summary[0]["n"] == "5"  # inf kept out of the mean
-    finite = [float(r["cpsnr"]) for r in rows_of(tmp_path / "score-gray" / "per_image.csv").values() if r["cpsnr"] != "inf"]
-    assert float(summary[0]["cpsnr"]) == pytest.approx(sum(finite) / 4)
+    assert summary[0]["cpsnr_n"] == "5" and summary[0]["n"] == "5"  # the capped image counts in the mean
+    capped = [float(r["cpsnr"]) for r in rows_of(tmp_path / "score-gray" / "per_image.csv").values()]
+    assert float(summary[0]["cpsnr"]) == pytest.approx(sum(capped) / 5)
 
 
 def test_native_size_run_scored_against_the_original_files(cli, tmp_path: Path, photos: Path) -> None:

@@ -198,9 +198,10 @@ def test_gathered_states_merge_in_rank_order(tmp_path: Path, monkeypatch: pytest
         return [obj, sent["rank 1"]]
 
     monkeypatch.setattr(distributed, "gather_objects", fake_gather)
-    _shard(tmp_path, 1, 2).gather_pair(sets[1], logs[1], "d/m", 3, 2, 5.0)  # rank 1 sends its state
-    totals = _shard(tmp_path, 0, 2).gather_pair(sets[0], logs[0], "d/m", 3, 3, 4.0)
-    assert totals == (6, 5, 5.0)  # images and rows summed, the slowest rank's seconds
+    _shard(tmp_path, 1, 2).gather_pair(sets[1], logs[1], "d/m", 3, 2, 5.0, ["g1"])  # rank 1 sends its state
+    totals = _shard(tmp_path, 0, 2).gather_pair(sets[0], logs[0], "d/m", 3, 3, 4.0, ["g0"])
+    # images and rows summed, the slowest rank's seconds, the gray ground truths of both ranks
+    assert totals == (6, 5, 5.0, ["g0", "g1"])
     whole = MetricSet(specs)
     whole.start_pair()
     whole.feed(MetricBatch(pred=images, gt=images.flip(0)))

@@ -22,6 +22,7 @@ def run_command(
     limit: int = typer.Option(None, help="Only the first N images of each dataset (in the dataset's order)."),
     size: int = typer.Option(None, help="Square size images are resized to (ignored with --resize none). \\[default: 256]"),
     resize: str = typer.Option(None, help="crop (centre square, then resize), stretch, or none (native size). \\[default: crop]"),
+    skip_gray_gt: bool = typer.Option(None, "--skip-gray-gt", help="Leave out chroma-free ground truths (grayscale photos stored as RGB; the ctest10k convention); counted either way. \\[default: the suite's protocol, else off]"),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     precision: str = typer.Option("fp32", help="Autocast of the colorizers: fp32, bf16 or fp16 (recorded in run.json; part of the resume fingerprint)."),
     batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per batch. \\[default: 16]"),
@@ -64,15 +65,16 @@ def run_command(
 
     metric_opts = [*metric_set, *([f"class_set={class_set}"] if class_set else []),
                    *([f"fid.reference={fid_ref}"] if fid_ref else [])]
-    given = {"split": split, "limit": limit, "size": size, "resize": resize, "batch_size": batch_size,
-             "save_images": "thumbs" if save_thumbs else save_images, "seed": seed, "workers": workers}
+    given = {"split": split, "limit": limit, "size": size, "resize": resize, "skip_gray_gt": skip_gray_gt,
+             "batch_size": batch_size, "save_images": "thumbs" if save_thumbs else save_images,
+             "seed": seed, "workers": workers}
     settings: dict = {}
     if benchmark:
         from colorbench.evaluation import suites
 
         suite = suites.restrict(suites.load(benchmark), split_csv(models), split_csv(datasets), split_csv(metrics))
         settings = suites.run_settings(suite)
-        for key in ("split", "limit", "size", "resize"):  # an explicit flag overrides every dataset
+        for key in ("split", "limit", "size", "resize", "skip_gray_gt"):  # an explicit flag overrides every dataset
             if given[key] is not None:
                 for ds_settings in settings["dataset_settings"].values():
                     ds_settings.pop(key, None)

@@ -20,6 +20,8 @@ def score_command(
     out: Path = typer.Option(None, "--out", help="Results directory (default: runs/score-<pred folder name>)."),
     size: int = typer.Option(256, help="Square size the ground truths are resized to with --resize crop|stretch."),
     resize: str = typer.Option("none", help="The run protocol applied to the ground truths: crop (centre square, then --size), stretch, or none (as they are)."),
+    dataset: str = typer.Option("score", "--dataset", help="Dataset name of the rows (the leaderboard's table); the ground-truth folder is recorded too."),
+    skip_gray_gt: bool = typer.Option(False, "--skip-gray-gt", help="Leave out chroma-free ground truths (grayscale photos stored as RGB; the ctest10k convention). They are counted either way."),
     resize_pred: bool = typer.Option(False, "--resize-pred", help="Resize predictions whose size differs from the (resized) ground truth (bicubic) instead of failing them."),
     metric_set: list[str] = typer.Option([], "--metric-set", help="KEY=VALUE or METRIC.KEY=VALUE option of a metric (repeatable)."),
     class_set: Path = typer.Option(None, "--class-set", help="File of colour-class ids for cnr/ccar/tar (same as --metric-set class_set=FILE)."),
@@ -33,8 +35,8 @@ def score_command(
 ) -> None:
     """Score predictions against ground truths matched by relative path minus its image extension.
 
-    Writes per_image.csv and summary.csv like `run` (dataset `score`, model = the pred
-    folder's name). Unmatched files are listed. With --resize crop|stretch the ground truths
+    Writes per_image.csv and summary.csv like `run` (dataset `score` or --dataset, model =
+    the pred folder's name). Unmatched files are listed. With --resize crop|stretch the ground truths
     get run's protocol (as `run --size N --resize ...` would give them); a prediction whose
     size then differs fails that image unless --resize-pred. Under torchrun the images are
     split over the processes.
@@ -68,7 +70,8 @@ def score_command(
     summary = score_dirs(pred, gt, specs, out_dir, resize_pred=resize_pred, size=size, mode=resize, batch_size=batch_size,
                          workers=workers if workers is not None else min(2, os.cpu_count() or 1),
                          device=resolve_device(device), reporter=reporter,
-                         unavailable=unavailable, metric_options=metric_options)
+                         unavailable=unavailable, metric_options=metric_options, dataset=dataset,
+                         skip_gray_gt=skip_gray_gt)
     if not summary:  # torchrun: a rank other than 0 (rank 0 reports for every rank)
         return
     console = Console()

@@ -21,6 +21,7 @@ from colorbench.errors import ColorbenchError, ResultWriteError
 from colorbench.evaluation.accumulator import Reference
 from colorbench.evaluation.batch import MetricBatch
 from colorbench.evaluation.failures import ErrorLog, Failure
+from colorbench.evaluation.fingerprint import merge_gray
 from colorbench.evaluation.images import save_png
 from colorbench.evaluation.loader import Item, group_by_shape
 from colorbench.evaluation.metricset import MetricSet
@@ -54,6 +55,7 @@ class BatchScorer:
         self.metric_set, self.device, self.errors = metric_set, device, errors
         self.save_dir, self.precision, self.batch_timeout = save_dir, precision, batch_timeout
         self.save_longest = save_longest
+        self.skip_gray_gt = False  # leave out chroma-free ground truths (set per pair)
 
     def _call(self, spec: ColorizerSpec, colorizer: Any, L: torch.Tensor, ids: list[str]) -> Any:
         def call() -> Any:
@@ -89,9 +91,13 @@ class BatchScorer:
         ranks' accumulators and counts before computing; the other ranks return [] then."""
         key = f"{base['dataset']}/{base['model']}"
         self.metric_set.start_pair(reference)
-        t0, processed, written = time.perf_counter(), 0, 0
+        t0, processed, written, gray = time.perf_counter(), 0, 0, []
         with reporter.progress(key + (shard.label if shard else ""), total) as advance:
             for items in batches:
+                gray += [it.id for it in items if it.gray]
+                if self.skip_gray_gt:
+                    advance(sum(it.gray for it in items))
+                    items = [it for it in items if not it.gray]
                 rows, failures = self.process(base, items, spec, colorizer)
                 rows = [{**r, "source": (sources or {}).get(r["image_id"])} for r in rows if r["image_id"] not in skip]
                 writer.append(rows)
@@ -100,10 +106,11 @@ class BatchScorer:
                 advance(len(items))
         elapsed = time.perf_counter() - t0
         if shard is not None:
-            processed, written, elapsed = shard.gather_pair(self.metric_set, self.errors, key,
-                                                            processed, written, elapsed)
+            processed, written, elapsed, gray = shard.gather_pair(self.metric_set, self.errors, key,
+                                                                  processed, written, elapsed, gray)
             if not shard.is_main:
                 return []
+        record.gray_gt = merge_gray(record.gray_gt, gray, self.skip_gray_gt)
         record.images_per_s = processed / elapsed if elapsed > 0 else None
         set_failures = self.metric_set.finish(record, reporter.warn)
         self.errors.add(key, set_failures, count=False)

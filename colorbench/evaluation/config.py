@@ -22,6 +22,7 @@ class RunConfig:
     limit: int | None = None
     size: int = 256
     resize: str = "crop"
+    skip_gray_gt: bool = False  # leave out chroma-free ground truths (the ctest10k convention)
     device: str = "auto"
     precision: str = "fp32"  # autocast of the colorizers: fp32, bf16 or fp16 (recorded, fingerprinted)
     batch_size: int = 16
@@ -42,9 +43,10 @@ class RunConfig:
     # limit, size, resize (benchmark suites give each dataset its own protocol)
     dataset_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     benchmark: dict[str, Any] | None = None  # the suite this run comes from (provenance)
+    reported: list[dict[str, Any]] = field(default_factory=list)  # the suite's reported rows (reported.yaml)
 
 
-PROTOCOL_KEYS = ("split", "limit", "size", "resize")
+PROTOCOL_KEYS = ("split", "limit", "size", "resize", "skip_gray_gt")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Protocol:
     limit: int | None
     size: int
     resize: str
+    skip_gray_gt: bool = False
 
 
 @dataclass
@@ -73,7 +76,8 @@ def protocol_for(cfg: RunConfig, entry: str) -> Protocol:
     o = cfg.dataset_settings.get(entry, {})
     limit = o.get("limit", cfg.limit)
     return Protocol(split=o.get("split", cfg.split), limit=None if limit is None else int(limit),
-                    size=int(o.get("size", cfg.size)), resize=str(o.get("resize", cfg.resize)))
+                    size=int(o.get("size", cfg.size)), resize=str(o.get("resize", cfg.resize)),
+                    skip_gray_gt=bool(o.get("skip_gray_gt", cfg.skip_gray_gt)))
 
 
 MAX_SEED = 2**63 - 1

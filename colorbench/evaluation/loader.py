@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from colorbench.evaluation.fingerprint import chroma_free
 from colorbench.evaluation.protocol import lightness, resize, to_tensor
 from colorbench.plugin.specs import Dataset
 
@@ -25,6 +26,7 @@ class Item:
     error: str | None = None
     trace: str | None = None  # the traceback of ``error``
     load_seconds: float = 0.0
+    gray: bool = False  # the ground truth is chroma-free (``fingerprint.chroma_free``)
 
 
 class ProtocolDataset(torch.utils.data.Dataset[Item]):
@@ -47,7 +49,7 @@ class ProtocolDataset(torch.utils.data.Dataset[Item]):
         except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
             text = " ".join(str(exc).split()) or type(exc).__name__
             return Item(image_id, error=text, trace=traceback.format_exc(), load_seconds=time.perf_counter() - t0)
-        return Item(image_id, rgb, L, load_seconds=time.perf_counter() - t0)
+        return Item(image_id, rgb, L, load_seconds=time.perf_counter() - t0, gray=chroma_free(rgb))
 
 
 def collate(items: list[Item]) -> list[Item]:

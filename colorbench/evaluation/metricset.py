@@ -62,7 +62,7 @@ class MetricSet:
         return {m.name: {"display_name": m.display_name, "higher_is_better": m.higher_is_better,
                          "range": list(m.range), "kind": m.kind, "plugin": m.plugin,
                          "citation": m.citation, "description": m.description,
-                         "leaderboard_abs": m.leaderboard_abs} for m in self.specs}
+                         "leaderboard_abs": m.leaderboard_abs, "version": m.version} for m in self.specs}
 
     def _fn(self, spec: MetricSpec) -> Any:
         if spec.name not in self._fns:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import random
 from contextlib import ExitStack
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from colorbench import results
-from colorbench.device import device_name, resolve_device, resolve_precision
+from colorbench.device import resolve_device, resolve_precision
 from colorbench.distributed import DistInfo
 from colorbench.errors import ColorbenchError
 from colorbench.evaluation.accumulator import reference_for
@@ -29,9 +26,11 @@ from colorbench.evaluation.config import (
     validate,
 )
 from colorbench.evaluation.failures import ERRORS_LOG, Failure
+from colorbench.evaluation.fingerprint import run_protocol
 from colorbench.evaluation.loader import make_loader
 from colorbench.evaluation.metricset import MetricSet
 from colorbench.evaluation.resume import plan_pair
+from colorbench.evaluation.run_record import capabilities, new_manifest, seed_everything
 from colorbench.evaluation.selection import (
     resolve_datasets,
     resolve_metrics,
@@ -50,22 +49,10 @@ from colorbench.results.lock import run_dir_lock
 from colorbench.results.manifest import PairRecord, RunManifest
 from colorbench.results.manifest import read as read_manifest
 from colorbench.results.names import check_dataset
-from colorbench.results.provenance import environment, now
+from colorbench.results.provenance import now
 from colorbench.results.summary import summarize, write_summary
 
 __all__ = ["RunConfig", "RunResult", "Runner", "capabilities"]
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def capabilities(spec: ColorizerSpec) -> dict[str, Any]:
-    """What run.json records of a colorizer's declared capabilities (leaderboards read it)."""
-    return {"plugin": spec.plugin, "variant_of": spec.variant_of, "provides_info": spec.provides_info,
-            "composite": spec.composite, "trainable": spec.trainable}
 
 
 class Runner:
@@ -171,17 +158,7 @@ class Runner:
         columns = self.shard.on_main(open_rows)
         writer = opened[0] if opened else None
         metric_meta = self.metric_set.metadata()
-        manifest = RunManifest(
-            kind="run", name=run_dir.name, config=asdict(cfg),
-            resolved={"models": [m.name for m in self.models], "datasets": [d.name for d in self.datasets],
-                      "metrics": [m.name for m in self.metrics], "options": self.options,
-                      "metric_options": self.metric_options},
-            metrics=metric_meta, unavailable_metrics=self.unavailable,
-            environment={**environment(), "world_size": self.shard.info.world_size},
-            device=str(self.device), device_name=device_name(self.device), precision=self.precision,
-            plugins={p.name: {"version": p.version, "error": p.error} for p in self.regs.plugins},
-            colorizers={m.name: capabilities(m) for m in self.models},
-            pairs=dict(previous.pairs) if previous else {}, errors=self.errors, started=now())
+        manifest = new_manifest(self, run_dir.name, previous)
         self.manifest = manifest
         self._save()
         order: dict[tuple[str, str, str], tuple[int, int]] = {}  # key -> (pair, image) position
@@ -224,7 +201,8 @@ class Runner:
         manifest.write(run_dir)
         from colorbench.reporting.leaderboard import write_run_leaderboards
 
-        boards = write_run_leaderboards(run_dir)
+
+        boards = write_run_leaderboards(run_dir, cfg.reported)
         return RunResult(run_dir, summary, self.errors, boards,
                          failed_images=sum(r.get("status") == "failed" for r in rows),
                          failed_cells=sum(len([m for m in r.get("failed_metrics", "").split(",") if m]) for r in rows))
@@ -263,12 +241,15 @@ class Runner:
             "seed": cfg.seed, "model": spec.name, "options": self.options.get(spec.name, {}),
             "checkpoint": checkpoint.sha256, "metrics": self.per_image_ids + self.dist_ids,
             "metric_options": self.metric_options, "device": self.device.type, "precision": self.precision,
+            "skip_gray_gt": proto.skip_gray_gt, "metric_versions": {m: v.get("version", "1") for m, v in self.manifest.metrics.items()},
         }
         self._selected.update((ds_name, spec.name, i) for i in ids)
         self._pairs_run.append(key)
         sources = image_sources(dataset, ids)
         plan = shard.on_main(lambda: plan_pair(self.manifest, writer, (ds_name, spec.name), fingerprint, ids,
                                                sources, self.dist_ids, self.report, self._run_dir()))
+        if shard.is_main:  # what the leaderboard compares
+            self.manifest.pairs[key].protocol = run_protocol(ds_name, ids, self.manifest.metrics, ds_fingerprint, proto)
         if plan is None:
             return
         indices, done = plan
@@ -282,14 +263,14 @@ class Runner:
             self._fail(f"{key}: {error}")
             self.scorer.errors.add(key, [failure or Failure("(model)", error)], count=False)
             return
-        _seed_everything(cfg.seed)
+        seed_everything(cfg.seed)
         mine = shard.part(indices)
-        loader = make_loader(dataset, mine, size=proto.size, mode=proto.resize,
-                             batch_size=cfg.batch_size, workers=cfg.workers,
-                             pin_memory=self.device.type == "cuda")
+        loader = make_loader(dataset, mine, size=proto.size, mode=proto.resize, batch_size=cfg.batch_size,
+                             workers=cfg.workers, pin_memory=self.device.type == "cuda")
         record = self.manifest.pairs.get(key) if shard.is_main else PairRecord()
         reference = reference_for({"dataset": ds_fingerprint, "split": proto.split, "size": proto.size,
                                    "resize": proto.resize}, [ids[k] for k in indices], sources)
+        self.scorer.skip_gray_gt = proto.skip_gray_gt  # chroma-free ground truths: counted, maybe left out
         with shard.writer(writer, columns, ds_name, spec.name) as rows_out:
             failed = self.scorer.score_pair({"dataset": ds_name, "model": spec.name}, record, loader,
                                             rows_out, self.report, len(mine), spec=spec, colorizer=colorizer,

@@ -23,6 +23,7 @@ from colorbench.errors import ColorbenchError
 from colorbench.evaluation.accumulator import reference_for
 from colorbench.evaluation.batch_scorer import BatchScorer
 from colorbench.evaluation.failures import ERRORS_LOG, one_line
+from colorbench.evaluation.fingerprint import chroma_free, protocol_fingerprint
 from colorbench.evaluation.images import list_image_files, load_rgb
 from colorbench.evaluation.loader import Item, collate
 from colorbench.evaluation.metricset import MetricSet
@@ -86,18 +87,21 @@ class PairDataset(torch.utils.data.Dataset[Item]):
                 pred = np.array(Image.fromarray(pred).resize((gt.shape[1], gt.shape[0]), Image.Resampling.BICUBIC))
         except Exception as exc:
             return Item(image_id, error=one_line(exc), trace=traceback.format_exc())
-        return Item(image_id, rgb=to_tensor(gt), pred=to_tensor(pred))
+        rgb = to_tensor(gt)
+        return Item(image_id, rgb=rgb, pred=to_tensor(pred), gray=chroma_free(rgb))
 
 
 def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir: Path, *,
                resize_pred: bool = False, size: int = 256, mode: str = "none", batch_size: int = 16, workers: int = 0,
                device: torch.device | None = None, reporter: Reporter | None = None,
                unavailable: list[str] | None = None,
-               metric_options: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+               metric_options: dict[str, dict[str, Any]] | None = None, dataset: str | None = None,
+               skip_gray_gt: bool = False) -> list[dict[str, Any]]:
     """Score the predictions in ``pred_dir`` against the ground truths of the same relative
     path in ``gt_dir`` into ``out_dir`` (per_image.csv, summary.csv, run.json); ground truths
-    go through the run protocol (``mode`` crop/stretch at ``size``, or none). Returns the
-    summary rows (rank 0; [] on the other ranks of a torchrun job)."""
+    go through the run protocol (``mode`` crop/stretch at ``size``, or none). ``dataset``:
+    the rows' dataset name (default ``score``); ``skip_gray_gt``: leave out chroma-free
+    ground truths. Returns the summary rows (rank 0; [] on the other ranks of a torchrun job)."""
     if mode not in RESIZE_MODES:
         raise ColorbenchError(f"--resize {mode!r}: choose one of {', '.join(RESIZE_MODES)}")
     if mode != "none" and size < 8:
@@ -118,7 +122,8 @@ def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir:
         return _score(found, pred_dir, gt_dir, metrics, out_dir, resize_pred=resize_pred, size=size, mode=mode,
                       batch_size=batch_size,
                       workers=workers, reporter=reporter, unavailable=unavailable,
-                      metric_options=metric_options, shard=shard)
+                      metric_options=metric_options, shard=shard, dataset=dataset or DATASET,
+                      skip_gray_gt=skip_gray_gt)
 
 
 def refuse_foreign_results(out_dir: Path) -> None:
@@ -136,11 +141,11 @@ def refuse_foreign_results(out_dir: Path) -> None:
 def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir: Path, *,
            resize_pred: bool, size: int, mode: str, batch_size: int, workers: int, reporter: Reporter,
            unavailable: list[str] | None, metric_options: dict[str, dict[str, Any]] | None,
-           shard: Shard) -> list[dict[str, Any]]:
+           shard: Shard, dataset: str, skip_gray_gt: bool) -> list[dict[str, Any]]:
     """Score every matched pair (this rank's block of them under torchrun); rank 0 writes the
     results and returns the summary, the other ranks return []."""
     model = pred_dir.resolve().name
-    key = f"{DATASET}/{model}"
+    key = f"{dataset}/{model}"
     device = shard.device
     mset = MetricSet(metrics, device, metric_options)
     opened: list[results.PerImageWriter] = []
@@ -155,22 +160,25 @@ def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec]
     columns = shard.on_main(fresh)
     writer = opened[0] if opened else None
     scorer = BatchScorer(mset, device, shard.error_log())
+    scorer.skip_gray_gt = skip_gray_gt
     mine = shard.part(found.pairs)
     loader = torch.utils.data.DataLoader(PairDataset(mine, resize_pred, size, mode), batch_size=batch_size,
                                          num_workers=workers, collate_fn=collate)
-    record = PairRecord()
+    record = PairRecord(protocol=protocol_fingerprint(
+        dataset, [i for i, _, _ in found.pairs], mset.metadata(), gt=str(gt_dir.resolve()),
+        size=None if mode == "none" else size, resize=mode, skip_gray_gt=skip_gray_gt))
     reference = reference_for({"score_gt": str(gt_dir.resolve()), "size": size, "resize": mode},
                               [i for i, _, _ in found.pairs],
                               {i: file_signature(g) for i, _, g in found.pairs})
     try:
-        with shard.writer(writer, columns, DATASET, model) as rows_out:
-            failed = scorer.score_pair({"dataset": DATASET, "model": model}, record, loader, rows_out, reporter,
+        with shard.writer(writer, columns, dataset, model) as rows_out:
+            failed = scorer.score_pair({"dataset": dataset, "model": model}, record, loader, rows_out, reporter,
                                        len(mine), shard=shard, reference=reference)
         shard.barrier()  # every rank's rows and error log are on disk
         if writer is None:
             return []
         shard.fold(writer)
-        position = {(DATASET, model, image_id): (0, k) for k, (image_id, _, _) in enumerate(found.pairs)}
+        position = {(dataset, model, image_id): (0, k) for k, (image_id, _, _) in enumerate(found.pairs)}
         writer.order(position.get)
     finally:
         if writer is not None:

@@ -141,12 +141,13 @@ class Shard:
 
     # ----------------------------------------------------------- set metrics
     def gather_pair(self, metric_set: MetricSet, errors: ErrorLog, key: str, processed: int,
-                    written: int, elapsed: float) -> tuple[int, int, float]:
+                    written: int, elapsed: float, gray: list[str]) -> tuple[int, int, float, list[str]]:
         """Send rank 0 this rank's accumulator states, set-metric failures and failure counts
         of pair ``key``; rank 0 merges them (in rank order) into its own. Returns the pair's
-        totals over ranks: images processed, rows written and the slowest rank's seconds."""
+        totals over ranks: images processed, rows written, the slowest rank's seconds and the
+        chroma-free ground truths' ids."""
         if not self.info.enabled:
-            return processed, written, elapsed
+            return processed, written, elapsed, gray
         accs = metric_set.accumulators
         payload = {
             "states": {m: a.state() for m, a in accs.items()
@@ -155,13 +156,15 @@ class Shard:
             "counts": {m: [Failure(f.image_id, f.message, f.metric) for f in fs]
                        for m, fs in errors.counts.get(key, {}).items()},
             "totals": (processed, written, elapsed),
+            "gray": gray,
         }
         gathered = distributed.gather_objects(payload, self.info)
         if self.is_main:
             for other in gathered[1:]:
                 self._merge(metric_set, errors, key, other)  # type: ignore[arg-type]
         totals = [g["totals"] for g in gathered]  # type: ignore[index]
-        return sum(t[0] for t in totals), sum(t[1] for t in totals), max(t[2] for t in totals)
+        return (sum(t[0] for t in totals), sum(t[1] for t in totals), max(t[2] for t in totals),
+                [i for g in gathered for i in g["gray"]])  # type: ignore[index]
 
     @staticmethod
     def _merge(metric_set: MetricSet, errors: ErrorLog, key: str, other: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from colorbench.evaluation.bounded_yaml import load_yaml
 SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = ("name", "version", "description", "include", "protocol", "datasets", "models",
             "metrics", "metric_options", "run", "notes", "requires_checkpoint", "reported")
-PROTOCOL_KEYS = ("split", "limit", "size", "resize")
+PROTOCOL_KEYS = ("split", "limit", "size", "resize", "skip_gray_gt")
 DATASET_KEYS = ("name", *PROTOCOL_KEYS, "options")
 MODEL_KEYS = ("name", "options", "checkpoint")
 RUN_KEYS = ("batch_size", "workers", "seed", "device", "save_images", "strict")
@@ -188,6 +188,8 @@ def protocol_settings(data: Mapping[str, Any], where: str) -> dict[str, Any]:
         value = data[key]
         if key in ("limit", "size") and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ColorbenchError(f"{where}: {key}: expected a positive integer, got {value!r}")
+        if key == "skip_gray_gt" and not isinstance(value, bool):
+            raise ColorbenchError(f"{where}: {key}: expected true or false, got {value!r}")
         if key in ("split", "resize") and not isinstance(value, str):
             raise ColorbenchError(f"{where}: {key}: expected text, got {value!r}")
         out[key] = value

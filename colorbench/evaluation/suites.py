@@ -196,6 +196,7 @@ def run_settings(suite: Suite) -> dict[str, Any]:
         "options": options,
         "metric_options": metric_options,
         "benchmark": suite.provenance(),
+        "reported": suite.reported,
         **{k: v for k, v in suite.run.items() if k in RUN_KEYS},
     }
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from colorbench import results
 from colorbench.errors import ColorbenchError
-from colorbench.reporting import significance
+from colorbench.reporting import protocols, significance
+from colorbench.reporting import reported as reported_rows
 
 
 @dataclass
@@ -24,6 +25,19 @@ class Board:
     run_dirs: list[Path] = field(default_factory=list)  # the runs with rows for this dataset
     # metric -> model -> p-value of the paired bootstrap against the column's best model
     pvalues: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    protocol: dict[str, Any] | None = None  # the rows' shared fingerprint (None: unknown or mixed)
+    heading: str = ""  # what sets this table's protocol apart from the dataset's others
+    mixed: list[str] = field(default_factory=list)  # --allow-mixed: the fingerprint keys that differ
+    reported: list[dict[str, Any]] = field(default_factory=list)  # figures printed in papers
+    untested: dict[str, str] = field(default_factory=dict)  # model -> why it has no p-value
+
+    @property
+    def note(self) -> str:
+        """The one-line warning a table of this board carries ("" when none)."""
+        if self.mixed:
+            return (f"MIXED PROTOCOLS (--allow-mixed): the rows differ in {', '.join(self.mixed)}; "
+                    "they are not comparable and only rows of one protocol and image set are tested")
+        return protocols.UNKNOWN_NOTE if self.heading == protocols.UNKNOWN else ""
 
 
 def _num(text: Any) -> float | None:
@@ -49,9 +63,10 @@ def _per_image(rd: Path, metric_ids: set[str]) -> dict[tuple[str, str], dict[str
     extra_cols = [c for c in header if c not in metric_ids and c not in results.FIXED_COLUMNS]
     out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for r in rows:
+        pair = out.setdefault((r["dataset"], r["model"]), {"values": {}, "extras": {}, "ids": set()})
+        pair["ids"].add(r["image_id"])
         if r.get("status") == "failed":  # partial rows: their failed cells are empty
             continue
-        pair = out.setdefault((r["dataset"], r["model"]), {"values": {}, "extras": {}})
         for c in metric_cols:
             v = _num(r.get(c))
             if v is not None:
@@ -62,10 +77,14 @@ def _per_image(rd: Path, metric_ids: set[str]) -> dict[tuple[str, str], dict[str
     return out
 
 
-def load_boards(run_dirs: list[Path]) -> list[Board]:
-    """One board per dataset over the runs' summaries; each row carries its per-image
-    values (``_values``/``_extras``, for significance tests and breakdowns)."""
+def load_boards(run_dirs: list[Path], allow_mixed: bool = False,
+                reported: list[dict[str, Any]] | None = None) -> list[Board]:
+    """Boards over the runs' summaries: one per dataset and protocol fingerprint (with
+    ``allow_mixed``, one per dataset, marked), plus the ``reported`` rows (and each run's
+    reported.yaml) of their dataset. Each row carries its per-image values
+    (``_values``/``_extras``, for significance tests, counts and breakdowns)."""
     boards: dict[str, Board] = {}
+    reported = list(reported or [])
     for rd in run_dirs:
         manifest = results.manifest.read(rd)
         summary_path = rd / "summary.csv"
@@ -76,6 +95,7 @@ def load_boards(run_dirs: list[Path]) -> list[Board]:
                   "device": manifest.device_name or manifest.device,
                   "colorbench": env.get("colorbench", ""), "finished": manifest.finished}
         per_image = _per_image(rd, set(manifest.metrics))
+        reported += [e for e in reported_rows.of_run(rd) if e not in reported]
         with open(summary_path, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
                 ds = row["dataset"]
@@ -98,16 +118,69 @@ def load_boards(run_dirs: list[Path]) -> list[Board]:
                 entry["checkpoint"] = (ck or {}).get("sha256", "")
                 entry["weights"] = _weights_label(ck)
                 entry["_variant_of"] = manifest.colorizers.get(row["model"], {}).get("variant_of")
-                pair = per_image.get((ds, row["model"]), {"values": {}, "extras": {}})
+                pair = per_image.get((ds, row["model"]), {"values": {}, "extras": {}, "ids": set()})
                 entry["_values"], entry["_extras"] = pair["values"], pair["extras"]
+                record = manifest.pairs.get(f"{ds}/{row['model']}")
+                entry["_protocol"] = record.protocol if record is not None else {}
+                entry["_ids"] = frozenset(pair["ids"])
+                entry["_run_dir"] = rd
+                entry["gray_gt"] = (record.gray_gt.get("count") if record is not None else None)
+                entry["gray_gt_skipped"] = bool(record is not None and record.gray_gt.get("skipped"))
+                _count(entry, board.metrics)
                 board.rows.append(entry)
-    for board in boards.values():  # the same model from two runs: tell them apart
+    out = [part for board in boards.values() for part in _split(board, allow_mixed)]
+    for entry in reported:
+        mine = [b for b in out if b.dataset == entry["dataset"]]
+        if not mine:  # a table of reported rows only: the metrics' metadata from the other boards
+            known = {m: meta for b in out for m, meta in b.metrics.items()}
+            out.append(Board(entry["dataset"], {}))
+            mine = out[-1:]
+        for board in mine:
+            board.reported.append(entry)
+            if not board.rows:
+                board.metrics.update({m: known.get(m, {"display_name": m}) for m in entry["metrics"]
+                                      if m not in board.metrics})
+    for board in out:  # the same model from two runs: tell them apart
         names = [r["model"] for r in board.rows]
         for r in board.rows:
             if names.count(r["model"]) > 1:
                 r["model"] = f"{r['model']} ({r['run']})"
         board.pvalues = _significance(board)
-    return list(boards.values())
+    return out
+
+
+def _count(entry: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> None:
+    """Per per-image metric: images with a value (``<m>_n``) and its +-inf and NaN ones."""
+    for mid, by_id in entry["_values"].items():
+        vals = list(by_id.values())
+        entry[f"{mid}_n"] = len(vals)
+        entry[f"{mid}_n_inf"] = sum(1 for v in vals if math.isinf(v))
+        entry[f"{mid}_n_nan"] = sum(1 for v in vals if math.isnan(v))
+
+
+def _split(board: Board, allow_mixed: bool) -> list[Board]:
+    """One board per protocol fingerprint, headed by what differs; or, with
+    ``allow_mixed``, the one board marked with the keys that differ."""
+    groups = protocols.group(board.rows)
+    if len(groups) == 1:
+        board.protocol = groups[0][0]["_protocol"] or None
+        board.heading = "" if board.protocol else protocols.UNKNOWN
+        return [board]
+    keys = protocols.differing([g[0]["_protocol"] for g in groups])
+    if allow_mixed:
+        board.mixed = keys or ["an unknown protocol"]
+        for r in board.rows:
+            r["protocol"] = protocols.describe(r["_protocol"], keys)
+        return [board]
+    out = []
+    for rows in groups:
+        part = Board(board.dataset, board.metrics, rows, protocol=rows[0]["_protocol"] or None,
+                     heading=protocols.describe(rows[0]["_protocol"], keys))
+        part.run_dirs = list(dict.fromkeys(r["_run_dir"] for r in rows))
+        runs = {r["run"] for r in rows}
+        part.sources = [s for s in board.sources if s["run"] in runs]
+        out.append(part)
+    return out
 
 
 def _significance(board: Board) -> dict[str, dict[str, float | None]]:
@@ -124,6 +197,11 @@ def _significance(board: Board) -> dict[str, dict[str, float | None]]:
         col: dict[str, float | None] = {}
         for r in board.rows:
             if r is top or mid not in r["_values"]:
+                continue
+            if r["_ids"] != top["_ids"] or protocols.key(r["_protocol"]) != protocols.key(top["_protocol"]):
+                board.untested[r["model"]] = (f"not the image set or protocol of {top['model']} "
+                                              "(paired tests pair identical image sets only)")
+                col[r["model"]] = None
                 continue
             a, b = significance.aligned(top["_values"][mid], r["_values"][mid])
             col[r["model"]] = significance.paired_bootstrap(a, b, absolute=bool(meta.get("leaderboard_abs")))
@@ -164,8 +242,10 @@ def fmt_like(value: float, like: float) -> str:
 
 
 def sort_rows(board: Board, sort_by: str | None) -> list[dict[str, Any]]:
+    """The measured rows ranked by ``sort_by`` (default: cpsnr when present, as papers lead
+    with PSNR, else the first metric)."""
     cols = metric_columns(board)
-    key = sort_by or (cols[0] if cols else None)
+    key = sort_by or ("cpsnr" if "cpsnr" in cols else cols[0] if cols else None)
     if key is None:
         return list(board.rows)
     if key not in board.metrics:

@@ -3,79 +3,57 @@ JSON, LaTeX and HTML renderers, and the files a run or ``colorbench leaderboard`
 
 from __future__ import annotations
 
-import csv
-import html
-import io
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from colorbench import results
 from colorbench.errors import ColorbenchError
-from colorbench.reporting import significance
-from colorbench.reporting.boards import (
-    Board,
-    best_value,
-    fmt,
-    fmt_like,
-    load_boards,
-    metric_columns,
-    sort_rows,
-)
+from colorbench.reporting import exports, significance, table
+from colorbench.reporting import reported as reported_rows
+from colorbench.reporting.boards import Board, load_boards
+from colorbench.reporting.formatting import View, md, number, p_text
 
-__all__ = ["EXTENSIONS", "FORMATS", "RENDERERS", "Board", "best_value", "fmt", "fmt_like", "load_boards", "metric_columns", "sort_rows", "to_markdown", "write_leaderboards",
-           "write_run_leaderboards"]
+__all__ = ["EXTENSIONS", "FORMATS", "RENDERERS", "Board", "View", "load_boards", "render", "to_markdown",
+           "write_leaderboards", "write_run_leaderboards"]
 
 FORMATS = ("markdown", "csv", "json", "latex", "html")
 EXTENSIONS = {"markdown": "md", "csv": "csv", "json": "json", "latex": "tex", "html": "html"}
-
-
-def _md(text: str) -> str:
-    """Escape the characters that would end a markdown table cell (e.g. the bars of |ΔCF|)."""
-    return str(text).replace("|", "\\|")
-
-
-def _p_text(p: float | None) -> str:
-    if p is None:
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _not_separable(board: Board, mid: str, model: str) -> bool:
-    p = board.pvalues.get(mid, {}).get(model)
-    return p is not None and p >= significance.ALPHA
-
-
-def _cell(board: Board, r: dict[str, Any], mid: str) -> str:
-    v = r.get(mid)
-    text = fmt(v)
-    ci = r.get(f"{mid}_ci95")
-    if ci is not None and v is not None:
-        text += f" ± {fmt_like(ci, v)}"
-    if v is not None and v == best_value(board, mid):
-        return f"**{text}**"
-    return text + (" ≈" if _not_separable(board, mid, r["model"]) else "")
+MAX_BREAKDOWN_VALUES = 20  # an extra column with more distinct values is not broken down
 
 
 def _md_table(head: list[str], rows: list[list[str]], align: str) -> list[str]:
     """``align``: one letter per column, l(eft) or r(ight)."""
     assert len(align) == len(head)
-    out = ["| " + " | ".join(_md(h) for h in head) + " |",
+    out = ["| " + " | ".join(md(h) for h in head) + " |",
            "|" + "".join("---:|" if a == "r" else "---|" for a in align)]
     out += ["| " + " | ".join(rows_i) + " |" for rows_i in rows]
     return out
 
 
+def _categorical(values: list[str]) -> bool:
+    """A low-cardinality text column (e.g. the router's member), not numbers per image."""
+    def numeric(v: str) -> bool:
+        try:
+            float(v)
+        except ValueError:
+            return False
+        return True
+    return len(set(values)) <= MAX_BREAKDOWN_VALUES and not all(numeric(v) for v in values)
+
+
 def breakdowns(board: Board) -> list[str]:
-    """Markdown sections for what a model reports per image (extra columns, e.g. the
-    router's chosen member) and for each colorizer whose spec declares ``variant_of`` a
-    model on the same board (e.g. ccc-harmonized of ccc): its paired difference per metric."""
-    cols = [m for m in metric_columns(board) if board.metrics[m].get("kind") != "distribution"]
-    lead = cols[0] if cols else None
+    """Markdown sections for what a model reports per image in low-cardinality text
+    columns (e.g. the router's chosen member) and for each colorizer whose spec declares
+    ``variant_of`` a model on the same board (e.g. ccc-harmonized of ccc): its paired
+    difference per metric (only over the same images and protocol)."""
+    cols = table.per_image_columns(board, table.columns(board, View()))
+    lead = "cpsnr" if "cpsnr" in cols else cols[0] if cols else None
     lines: list[str] = []
     for r in board.rows:
         for col, by_id in r["_extras"].items():
+            if not _categorical(list(by_id.values())):
+                continue
             counts: dict[str, list[str]] = {}
             for image_id, value in by_id.items():
                 counts.setdefault(value, []).append(image_id)
@@ -84,15 +62,18 @@ def breakdowns(board: Board) -> list[str]:
             for value, ids in sorted(counts.items(), key=lambda kv: (-len(kv[1]), kv[0])):
                 vals = [r["_values"].get(lead, {}).get(i) for i in ids] if lead else []
                 finite = [v for v in vals if v is not None and math.isfinite(v)]
-                rows.append([_md(value), str(len(ids)), f"{100 * len(ids) / len(by_id):.0f}%",
-                             *([fmt(sum(finite) / len(finite)) if finite else "–"] if lead else [])])
-            lines += ["", f"### {_md(r['model'])}: {_md(col)} per image", "", *_md_table(head, rows, "l" + "r" * (len(head) - 1))]
+                rows.append([md(value), str(len(ids)), f"{100 * len(ids) / len(by_id):.0f}%",
+                             *([number(sum(finite) / len(finite), table.decimals(board, lead, View())) if finite else "–"]
+                               if lead else [])])
+            lines += ["", f"### {md(r['model'])}: {md(col)} per image", "", *_md_table(head, rows, "l" + "r" * (len(head) - 1))]
     by_name = {r["model"]: r for r in board.rows}
     for r in board.rows:
         base = r.get("_variant_of")
         if base is None or base not in by_name:
             continue
         b = by_name[base]
+        if r["_ids"] != b["_ids"] or r["_protocol"] != b["_protocol"]:
+            continue
         rows = []
         for m in cols:
             if m not in r["_values"] or m not in b["_values"]:
@@ -102,44 +83,67 @@ def breakdowns(board: Board) -> list[str]:
                 continue
             absolute = bool(board.metrics[m].get("leaderboard_abs"))
             mx, my = (abs(x.mean()), abs(y.mean())) if absolute else (x.mean(), y.mean())
-            rows.append([_md(board.metrics[m].get("display_name", m)), fmt(float(my)), fmt(float(mx)),
-                         f"{mx - my:+.4g}", _p_text(significance.paired_bootstrap(x, y, absolute=absolute))])
+            d = table.decimals(board, m, View())
+            rows.append([md(board.metrics[m].get("display_name", m)), number(float(my), d), number(float(mx), d),
+                         f"{mx - my:+.{d}f}", p_text(significance.paired_bootstrap(x, y, absolute=absolute))])
         if rows:
-            lines += ["", f"### {_md(r['model'])} vs {_md(base)}", "",
-                      f"Same images; difference = {_md(r['model'])} − {_md(base)}; p: paired bootstrap.", "",
+            lines += ["", f"### {md(r['model'])} vs {md(base)}", "",
+                      f"Same images; difference = {md(r['model'])} − {md(base)}; p: paired bootstrap.", "",
                       *_md_table(["metric", base, r["model"], "difference", "p"], rows, "lrrrr")]
     return lines
 
 
-def to_markdown(board: Board, sort_by: str | None = None, contact_sheet: str | None = None) -> str:
-    cols = metric_columns(board)
-    heads = [f"{board.metrics[m].get('display_name', m)} {'↑' if board.metrics[m].get('higher_is_better', True) else '↓'}" for m in cols]
-    lines = [f"# {board.dataset}", ""]
+def _md_cell(board: Board, r: dict[str, Any], mid: str, view: View) -> str:
+    text = table.mean_text(board, r, mid, view)
+    if table.is_best(board, r, mid):
+        return f"**{text}**"
+    return text + (" ≈" if table.not_separable(board, r, mid) else "")
+
+
+def to_markdown(board: Board, view: View | None = None, contact_sheet: str | None = None) -> str:
+    """The markdown page of one board: table, notes, counts, p-values, breakdowns, runs."""
+    view = view or View()
+    cols, others = table.columns(board, view), view.columns_for("markdown")
+    title = f"# {md(board.dataset)}" + (f" — {md(board.heading)}" if board.heading else "")
+    lines = [title, ""]
+    if board.note:
+        lines += [f"**{md(board.note)}.**", ""]
     if contact_sheet:
-        lines += [f"![{board.dataset}: gray input, each model, ground truth]({contact_sheet})", ""]
-    ordered = sort_rows(board, sort_by)
-    rows = [[_md(r["model"]), *(_cell(board, r, m) for m in cols), str(int(r.get("n") or 0)),
-             str(int(r.get("n_failed") or 0)), _md(r.get("device") or "–"), _md(r.get("weights") or "–")]
-            for r in ordered]
-    lines += _md_table(["model", *heads, "n", "failed", "device", "weights"], rows, "l" + "r" * (len(cols) + 2) + "ll")
+        lines += [f"![{md(board.dataset)}: gray input, each model, ground truth]({contact_sheet})", ""]
+    ordered = table.ordered(board, view)
+    mixed = ["protocol"] if board.mixed else []
+    reported = ["reported"] if board.reported else []
+    rows = [[md(r["model"]), *(_md_cell(board, r, m, view) for m in cols), *(md(table.other_cell(r, c)) for c in others),
+             *([md(r["protocol"])] if mixed else []), *(["–"] if reported else [])] for r in ordered]
+    rows += [[md(e["label"]), *(table.reported_text(board, e, m, view) for m in cols), *("–" for _ in others),
+              *(["–"] if mixed else []), md(e["source"]) + " †"] for e in board.reported]
+    lines += _md_table(["model", *(table.head(board, m) for m in cols), *others, *mixed, *reported], rows,
+                       "l" + "r" * len(cols) + "".join("r" if c in ("n", "failed") else "l" for c in others)
+                       + "l" * (len(mixed) + len(reported)))
     lines += ["", "Mean over images ± half-width of the 95% t interval (set-level metrics such as "
-              "CNR∪ have no interval). **Bold**: best in the column; ≈: not significantly different "
-              f"from the best (paired bootstrap over images, {significance.N_BOOT:,} resamples, two-sided "
-              f"p ≥ {significance.ALPHA}). Weights: checkpoint file (sha256 prefix); – none.", ""]
+              "CNR∪ have no interval). **Bold**: best in the column; " + table.sig_note() + ". "
+              "Weights: checkpoint file (sha256 prefix); – none.", ""]
+    if board.reported:
+        lines += ["† " + table.REPORTED_NOTE + ".", ""]
+        lines += [f"- {md(e['label'])}: {md(e['note'])}" for e in board.reported if e.get("note")]
+        lines += [""] if any(e.get("note") for e in board.reported) else []
+    per_image = table.per_image_columns(board, cols)
+    if per_image and ordered:
+        lines += ["## Counts per metric", "",
+                  "Images with a value of each metric; inf/NaN: of them non-finite (left out of the mean). "
+                  "Gray GT: chroma-free ground truths found (skipped with --skip-gray-gt).", ""]
+        crow = [[md(r["model"]), *(table.counts_text(r, m) for m in per_image), table.gray_text(r)] for r in ordered]
+        lines += _md_table(["model", *(board.metrics[m].get("display_name", m) for m in per_image), "gray GT"],
+                           crow, "l" + "r" * (len(per_image) + 1))
+        lines.append("")
     tested = [m for m in cols if board.pvalues.get(m)]
     if tested:
         lines += ["## Paired bootstrap p-values against the best model of each column", ""]
-        prow = []
-        for r in ordered:
-            cells = []
-            for m in tested:
-                if r.get(m) is not None and r.get(m) == best_value(board, m):
-                    cells.append("best")
-                else:
-                    cells.append(_p_text(board.pvalues[m].get(r["model"])))
-            prow.append([_md(r["model"]), *cells])
+        prow = [[md(r["model"]), *(table.p_cell(board, r, m) or "–" for m in tested)] for r in ordered]
         lines += _md_table(["model", *(board.metrics[m].get("display_name", m) for m in tested)], prow, "l" + "r" * len(tested))
         lines.append("")
+    if board.untested:
+        lines += [f"No p-value for {md(m)}: {md(why)}." for m, why in board.untested.items()] + [""]
     extra = breakdowns(board)
     if extra:
         lines += ["## Per-model breakdowns", *extra, ""]
@@ -149,68 +153,19 @@ def to_markdown(board: Board, sort_by: str | None = None, contact_sheet: str | N
     return "\n".join(lines) + "\n"
 
 
-def to_csv(board: Board, sort_by: str | None = None) -> str:
-    cols = metric_columns(board)
-    buf = io.StringIO(newline="")
-    w = csv.writer(buf)
-    tested = [m for m in cols if board.pvalues.get(m)]
-    w.writerow(["dataset", "model", *cols, *(f"{m}_ci95" for m in cols), *(f"{m}_p" for m in tested),
-                "n", "n_failed", "device", "weights", "run"])
-    for r in sort_rows(board, sort_by):
-        w.writerow([board.dataset, r["model"], *(results.format_value(r.get(m)) for m in cols),
-                    *(results.format_value(r.get(f"{m}_ci95")) for m in cols),
-                    *(results.format_value(board.pvalues[m].get(r["model"])) for m in tested),
-                    int(r.get("n") or 0), int(r.get("n_failed") or 0), r["device"], r.get("weights", ""), r["run"]])
-    return buf.getvalue()
+def _markdown_all(boards: list[Board], view: View) -> str:
+    return "\n".join(to_markdown(b, view) for b in boards)
 
 
-def to_json(board: Board, sort_by: str | None = None) -> str:
-    """Strict JSON: non-finite numbers (e.g. an unbounded metric range) become null."""
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-    rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in sort_rows(board, sort_by)]
-    data = {"dataset": board.dataset, "metrics": board.metrics, "rows": rows,
-            "pvalues_vs_best": board.pvalues, "sources": board.sources}
-    return json.dumps(clean(data), indent=2, allow_nan=False) + "\n"
+RENDERERS = {"markdown": _markdown_all, "csv": exports.to_csv, "json": exports.to_json, "latex": exports.to_latex,
+             "html": exports.to_html}
 
 
-def to_latex(board: Board, sort_by: str | None = None) -> str:
-    cols = metric_columns(board)
-    esc = lambda s: str(s).replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")  # noqa: E731
-    arrows = {True: r"$\uparrow$", False: r"$\downarrow$"}
-    lines = [r"\begin{tabular}{l" + "r" * (len(cols) + 1) + "}", r"\toprule",
-             "Model & " + " & ".join(f"{esc(board.metrics[m].get('display_name', m))} {arrows[bool(board.metrics[m].get('higher_is_better', True))]}" for m in cols) + r" & $n$ \\",
-             r"\midrule"]
-    for r in sort_rows(board, sort_by):
-        cells = ["\\textbf{" + fmt(r.get(m)) + "}" if r.get(m) is not None and r.get(m) == best_value(board, m) else fmt(r.get(m)) for m in cols]
-        lines.append(f"{esc(r['model'])} & " + " & ".join(cells).replace("∞", r"$\infty$").replace("–", "--") + f" & {int(r.get('n') or 0)} \\\\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return f"% {board.dataset}: generated by colorbench leaderboard\n" + "\n".join(lines) + "\n"
-
-
-def to_html(board: Board, sort_by: str | None = None) -> str:
-    cols = metric_columns(board)
-    e = html.escape
-    head = "".join(f"<th>{e(board.metrics[m].get('display_name', m))} {'↑' if board.metrics[m].get('higher_is_better', True) else '↓'}</th>" for m in cols)
-    body = []
-    for r in sort_rows(board, sort_by):
-        cells = "".join(f"<td>{e(_cell(board, r, m)).replace('**', '')}</td>" if r.get(m) != best_value(board, m) or r.get(m) is None
-                        else f"<td><b>{e(_cell(board, r, m).strip('*'))}</b></td>" for m in cols)
-        body.append(f"<tr><td>{e(r['model'])}</td>{cells}<td>{int(r.get('n') or 0)}</td>"
-                    f"<td>{e(r.get('device') or '')}</td><td>{e(r.get('weights') or '')}</td></tr>")
-    return (f"<!doctype html><meta charset='utf-8'><title>{e(board.dataset)}</title><h1>{e(board.dataset)}</h1>"
-            f"<table><tr><th>model</th>{head}<th>n</th><th>device</th><th>weights</th></tr>{''.join(body)}</table>"
-            "<p>Mean ± half-width of the 95% t interval; bold: best; ≈: not significantly different from the best "
-            "(paired bootstrap, p ≥ 0.05).</p>\n")
-
-
-RENDERERS = {"markdown": to_markdown, "csv": to_csv, "json": to_json, "latex": to_latex, "html": to_html}
+def render(boards: list[Board], fmt_name: str, view: View | None = None) -> str:
+    """One document of ``fmt_name`` over ``boards`` (one CSV header, one JSON object)."""
+    if fmt_name not in RENDERERS:
+        raise ColorbenchError(f"--format {fmt_name}: choose one of {', '.join(FORMATS)}")
+    return RENDERERS[fmt_name](boards, view or View())
 
 
 def _contact_sheet(board: Board, out_dir: Path) -> str | None:
@@ -228,36 +183,38 @@ def _contact_sheet(board: Board, out_dir: Path) -> str | None:
 
 
 def to_index(boards: list[Board]) -> str:
-    """An index page: one line per dataset with its size and the best model per metric."""
+    """An index page: one line per table with its size and the best model per metric."""
     lines = ["# Leaderboards", "", "| dataset | models | images | best per metric |", "|---|---:|---:|---|"]
     for board in sorted(boards, key=lambda b: b.dataset):
         bests = []
-        for m in metric_columns(board):
-            best = best_value(board, m)
-            top = [r["model"] for r in board.rows if r.get(m) is not None and r.get(m) == best]
+        for m in table.columns(board, View()):
+            top = [r["model"] for r in board.rows if table.is_best(board, r, m)]
             if top:
                 bests.append(f"{board.metrics[m].get('display_name', m)}: {', '.join(top)}")
         n = max((int(r.get("n") or 0) for r in board.rows), default=0)
-        lines.append(f"| [{_md(board.dataset)}]({board.dataset}.md) | {len(board.rows)} | {n} | "
-                     f"{_md('; '.join(bests))} |")
+        name = board.dataset + (f" ({board.heading})" if board.heading else "")
+        lines.append(f"| [{md(name)}]({board.dataset}.md) | {len(board.rows)} | {n} | {md('; '.join(bests))} |")
     return "\n".join(lines) + "\n"
 
 
-def write_leaderboards(run_dirs: list[Path], out_dir: Path, fmt_name: str = "markdown",
-                       sort_by: str | None = None, contact_sheets: bool = True) -> list[Path]:
-    """One file per dataset; markdown also gets ``index.md`` and, where the runs saved
-    their images, a PNG contact sheet per dataset that the page embeds."""
+def write_leaderboards(run_dirs: list[Path], out_dir: Path, fmt_name: str = "markdown", view: View | None = None,
+                       contact_sheets: bool = True, allow_mixed: bool = False,
+                       reported: list[dict[str, Any]] | None = None) -> list[Path]:
+    """One file per dataset (holding a table per protocol); markdown also gets ``index.md``
+    and, where the runs saved their images, a PNG contact sheet per dataset."""
     if fmt_name not in RENDERERS:
         raise ColorbenchError(f"--format {fmt_name}: choose one of {', '.join(FORMATS)}")
+    view = view or View()
     written = []
-    boards = load_boards(run_dirs)
-    for board in boards:
-        path = out_dir / f"{board.dataset}.{EXTENSIONS[fmt_name]}"
+    boards = load_boards(run_dirs, allow_mixed=allow_mixed, reported=reported)
+    for dataset in dict.fromkeys(b.dataset for b in boards):
+        mine = [b for b in boards if b.dataset == dataset]
+        path = out_dir / f"{dataset}.{EXTENSIONS[fmt_name]}"
         if fmt_name == "markdown":
-            sheet = _contact_sheet(board, out_dir) if contact_sheets else None
-            text = to_markdown(board, sort_by, contact_sheet=sheet)
+            sheet = _contact_sheet(mine[0], out_dir) if contact_sheets and mine[0].run_dirs else None
+            text = "\n".join(to_markdown(b, view, contact_sheet=sheet if k == 0 else None) for k, b in enumerate(mine))
         else:
-            text = RENDERERS[fmt_name](board, sort_by)
+            text = render(mine, fmt_name, view)
         results.atomic_write_text(path, text)
         written.append(path)
     if fmt_name == "markdown" and boards:
@@ -267,5 +224,8 @@ def write_leaderboards(run_dirs: list[Path], out_dir: Path, fmt_name: str = "mar
     return written
 
 
-def write_run_leaderboards(run_dir: Path) -> list[Path]:
+def write_run_leaderboards(run_dir: Path, reported: list[dict[str, Any]] | None = None) -> list[Path]:
+    """The run's own leaderboard pages (``run_dir/leaderboard/``), after writing the suite's
+    ``reported`` rows to ``run_dir/reported.yaml`` (when there are any)."""
+    reported_rows.write(run_dir, reported or [])
     return write_leaderboards([run_dir], run_dir / "leaderboard")

@@ -19,8 +19,17 @@ NAME_MIN = 8  # a model column is at least this wide (its name wraps within)
 CELL_EXTRA = 3  # one space of padding either side and one border per column
 
 
+def _counts(r: dict, mid: str) -> str:
+    """A metric's counts when they differ from the row's images: " (n 799, 1 inf, 2 NaN)"."""
+    n, inf, nan = r.get(f"{mid}_n"), r.get(f"{mid}_n_inf") or 0, r.get(f"{mid}_n_nan") or 0
+    extra = ([f"n {n}"] if n is not None and n != r["n"] else []) + ([f"{inf} inf"] if inf else []) \
+        + ([f"{nan} NaN"] if nan else [])
+    return f" ({', '.join(extra)})" if extra else ""
+
+
 def _cells(rows: list[dict], metrics: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
-    """The row labels and, per model, its cell texts in the same order."""
+    """The row labels and, per model, its cell texts in the same order (a metric with fewer
+    values than images, or with non-finite ones, shows its counts)."""
     labels: list[str] = []
     columns: list[list[str]] = [[] for _ in rows]
     for mid, meta in metrics.items():
@@ -29,7 +38,7 @@ def _cells(rows: list[dict], metrics: dict[str, dict]) -> tuple[list[str], list[
         labels.append(f"|{mid}| {arrow}" if signed else f"{mid} {arrow}")
         for col, r in zip(columns, rows, strict=True):
             value = r.get(mid)
-            col.append(fmt(abs(value) if signed and value is not None else value))
+            col.append(fmt(abs(value) if signed and value is not None else value) + _counts(r, mid))
     labels += ["n (failed)", "images/s"]
     for col, r in zip(columns, rows, strict=True):
         col += [f"{r['n']} ({r['n_failed']})", fmt(r.get("images_per_s"))]

@@ -28,6 +28,8 @@ class PairRecord:
     config: str | None = None  # digest of the protocol fingerprint; resume compares it
     fingerprint: dict[str, Any] = field(default_factory=dict)  # what the digest covers
     images_per_s: float | None = None
+    protocol: dict[str, Any] = field(default_factory=dict)  # what the leaderboard compares (empty: unknown)
+    gray_gt: dict[str, Any] = field(default_factory=dict)  # chroma-free ground truths: ids, skipped
     values: dict[str, float | None] = field(default_factory=dict)  # distribution metric -> value
     info: dict[str, dict[str, Any]] = field(default_factory=dict)  # distribution metric -> info()
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions, kept as they are
@@ -39,6 +41,10 @@ class PairRecord:
             out["config"] = self.config
         if self.fingerprint:
             out["fingerprint"] = self.fingerprint
+        if self.protocol:
+            out["protocol"] = self.protocol
+        if self.gray_gt:
+            out["gray_gt"] = self.gray_gt
         if self.images_per_s is not None or "images_per_s" in self.extra:
             out["images_per_s"] = self.images_per_s
         for mid, value in self.values.items():
@@ -51,8 +57,9 @@ class PairRecord:
     def from_dict(cls, data: dict[str, Any]) -> PairRecord:
         """A record from run.json (any schema): numeric keys are distribution values."""
         rec = cls(config=data.get("config"), fingerprint=dict(data.get("fingerprint") or {}),
-                  images_per_s=_number(data.get("images_per_s")))
-        known = {"config", "fingerprint", "images_per_s"}
+                  images_per_s=_number(data.get("images_per_s")),
+                  protocol=dict(data.get("protocol") or {}), gray_gt=dict(data.get("gray_gt") or {}))
+        known = {"config", "fingerprint", "images_per_s", "protocol", "gray_gt"}
         for key, value in data.items():
             if key in known or key.endswith("_info"):
                 continue

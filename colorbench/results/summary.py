@@ -27,9 +27,7 @@ def summary_columns(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
         if meta.get("kind") == "distribution":
             cols.append(mid)
             continue
-        cols += [mid, f"{mid}_ci95", f"{mid}_n"]
-        if math.isinf(float(meta.get("range", [0, 0])[1])):
-            cols.append(f"{mid}_n_inf")
+        cols += [mid, f"{mid}_ci95", f"{mid}_n", f"{mid}_n_inf", f"{mid}_n_nan"]
     cols.append("images_per_s")
     return cols
 
@@ -43,7 +41,8 @@ def summarize(
 
     ``n``: images scored (status ok or partial); ``n_failed``: images that could not be
     decoded or colorized; ``<metric>_n``: images with a value of that metric (a failed cell
-    has none; the mean is over the finite ones). ``metrics``: id -> metadata (kind, range).
+    has none; the mean is over the finite ones), ``<metric>_n_inf``/``_n_nan`` the
+    non-finite ones among them. ``metrics``: id -> metadata (kind, range).
     ``pairs``: "dataset/model" -> its ``PairRecord`` (``images_per_s``, distribution values).
     """
     groups: dict[tuple[str, str], list[Mapping[str, str]]] = {}
@@ -63,8 +62,8 @@ def summarize(
             row[mid] = sum(finite) / len(finite) if finite else None
             row[f"{mid}_ci95"] = t_halfwidth(finite)
             row[f"{mid}_n"] = len(vals)
-            if math.isinf(float(meta.get("range", [0, 0])[1])):
-                row[f"{mid}_n_inf"] = sum(1 for v in vals if math.isinf(v))
+            row[f"{mid}_n_inf"] = sum(1 for v in vals if math.isinf(v))
+            row[f"{mid}_n_nan"] = sum(1 for v in vals if math.isnan(v))
         row["images_per_s"] = record.images_per_s if record is not None else None
         out.append(row)
     return out

@@ -28,8 +28,13 @@ def mse(pred: torch.Tensor, gt: torch.Tensor, err: torch.Tensor | None = None) -
     return (squared_error_255(pred, gt) if err is None else err) / (255.0**2)
 
 
+CPSNR_CAP_DB = 100.0  # the most CPSNR gives: identical images score this, never +inf
+_MSE_FLOOR = 255.0**2 / 10.0 ** (CPSNR_CAP_DB / 10.0)
+
+
 def cpsnr(pred: torch.Tensor, gt: torch.Tensor, err: torch.Tensor | None = None) -> torch.Tensor:
-    """Colour PSNR: 10·log10(255² / MSE over the three channels pooled); +inf when identical."""
+    """Colour PSNR: 10·log10(255² / MSE over the three channels pooled), capped at
+    ``CPSNR_CAP_DB`` (the MSE is floored), so identical images give 100 dB, not +inf."""
     if err is None:
         err = squared_error_255(pred, gt)
-    return 10.0 * torch.log10((255.0**2) / err)  # err == 0 -> +inf
+    return 10.0 * torch.log10((255.0**2) / err.clamp_min(_MSE_FLOOR))

@@ -53,8 +53,9 @@ def register_metrics(register: Any) -> None:
     ))
     register(MetricSpec(
         name="cpsnr", fn=_cpsnr, display_name="CPSNR",
-        higher_is_better=True, range=(0.0, float("inf")), aliases=("psnr",),
-        description="10·log10(255²/MSE), channels pooled (CT2 compare_psnr convention)",
+        higher_is_better=True, range=(0.0, 100.0), aliases=("psnr",), version="2",
+        description="10·log10(255²/MSE), channels pooled (CT2 compare_psnr convention), "
+                    "capped at 100 dB (identical images)",
         citation="Pang et al. 2013; Gomez Moreno et al. 2024",
     ))
     register(MetricSpec(
