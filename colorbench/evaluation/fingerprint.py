@@ -3,18 +3,14 @@ chroma-free ground-truth test: rows are ranked together only when these agree.""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
 
+from colorbench.results.provenance import ids_sha256
+
 GRAY_TOLERANCE = 3  # levels of 255: max over pixels of max(R,G,B) - min(R,G,B) at most this
-
-
-def ids_sha256(ids: Iterable[str]) -> str:
-    """sha256 of the sorted image ids, one per line: the image set's identity."""
-    return hashlib.sha256("\n".join(sorted(str(i) for i in ids)).encode()).hexdigest()
 
 
 def protocol_fingerprint(dataset: str, ids: Iterable[str], metrics: Mapping[str, Mapping[str, Any]],

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+
+def ids_sha256(ids: Iterable[str]) -> str:
+    """sha256 of the sorted image ids, one per line (an image set's identity, independent of
+    order); ids from non-UTF-8 file names hash by their original bytes (surrogateescape)."""
+    return hashlib.sha256("\n".join(sorted(str(i) for i in ids)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def now() -> str:

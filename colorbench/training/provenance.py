@@ -4,17 +4,13 @@ labels on those images (the ``router`` refuses labels from its members' training
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from colorbench.results.provenance import ids_sha256
+
 IDS_LIMIT = 200_000  # ids stored verbatim up to this many (beyond: count and hash only)
-
-
-def ids_sha256(ids: Sequence[str]) -> str:
-    """sha256 of the sorted ids joined by newlines (independent of the dataset's order)."""
-    return hashlib.sha256("\n".join(sorted(str(i) for i in ids)).encode()).hexdigest()
 
 
 def dataset_label(name: str | None) -> str | None:
