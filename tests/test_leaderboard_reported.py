@@ -107,7 +107,7 @@ def test_run_benchmark_writes_the_suites_reported_rows(cli, tmp_path: Path) -> N
     assert "| gray (reported) | 23.50 |" in (run / "leaderboard" / "imgs.md").read_text()
 
 
-def test_default_sort_is_cpsnr_and_numeric_extra_columns_are_not_broken_down(tmp_path: Path) -> None:
+def test_default_sort_is_cpsnr_and_numeric_extra_columns_are_not_grouped(tmp_path: Path) -> None:
     metrics = {"mse": META["mse"], "cpsnr": META["cpsnr"]}
     a = {i: {"mse": 0.001, "cpsnr": 20.0} for i in ids(4)}  # best mse, worst cpsnr
     b = {i: {"mse": 0.01, "cpsnr": 30.0} for i in ids(4)}

@@ -14,7 +14,7 @@ from colorbench.cli.app import app, handle_errors, split_csv
 def leaderboard_command(
     run_dirs: list[Path] = typer.Argument(..., help="Run (or score) directories."),
     format: str = typer.Option("markdown", "--format", "-f", help="markdown, csv, json, latex or html."),
-    sort_by: str = typer.Option(None, "--sort-by", help="Metric id to rank by (default: cpsnr when present, else the first metric)."),
+    sort_by: str = typer.Option(None, "--sort-by", help="Metric id to rank by (default: the suite's primary_metric, else cpsnr when present, else the first metric)."),
     out: Path = typer.Option(None, "--out", help="Write one file per dataset here (default: print one document to stdout)."),
     allow_mixed: bool = typer.Option(False, "--allow-mixed", help="One table per dataset even when the rows' protocol fingerprints differ (marked in every format)."),
     metrics: list[str] = typer.Option(None, "--metrics", help="Comma-separated metric columns, in this order (abs_<id> accepted)."),

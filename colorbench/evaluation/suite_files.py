@@ -15,7 +15,7 @@ from colorbench.evaluation.bounded_yaml import load_yaml
 
 SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = ("name", "version", "description", "include", "protocol", "datasets", "models",
-            "metrics", "metric_options", "run", "notes", "requires_checkpoint", "reported")
+            "metrics", "primary_metric", "metric_options", "run", "notes", "requires_checkpoint", "reported")
 PROTOCOL_KEYS = ("split", "limit", "size", "resize", "skip_gray_gt")
 DATASET_KEYS = ("name", *PROTOCOL_KEYS, "options")
 MODEL_KEYS = ("name", "options", "checkpoint")
@@ -178,6 +178,20 @@ def entries_of(value: Any, where: str, keys: tuple[str, ...]) -> list[dict[str, 
             raise ColorbenchError(f"{where}[{i}]: needs a name")
         out.append(item)
     return out
+
+
+def primary_metric(data: Mapping[str, Any], metrics: list[str] | None, where: str) -> str | None:
+    """The suite's ``primary_metric`` (the leaderboard's default ranking), one of its ``metrics``."""
+    value = data.get("primary_metric")
+    if value is None:
+        return None
+    if metrics is None:
+        raise ColorbenchError(f"{where}: primary_metric: {value!r} needs the suite's metrics: list "
+                              "(list the metrics, the primary one among them)")
+    if value not in metrics:
+        raise ColorbenchError(f"{where}: primary_metric: {value!r} is not one of the suite's metrics "
+                              f"({', '.join(metrics)}); name one of them")
+    return value
 
 
 def protocol_settings(data: Mapping[str, Any], where: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ A suite file::
       - gray
       - {name: ccc-harmonized, options: {segmenter: slic}, checkpoint: path/or/dir}
     metrics: [cpsnr, ssim]                    # omitted: every available metric
+    primary_metric: cpsnr                     # optional: the leaderboard's default ranking
     metric_options: {alpha: 6}                # --metric-set
     run: {batch_size: 16, seed: 0}            # engine settings
     notes: free text (e.g. the GPU command)
@@ -49,6 +50,7 @@ from colorbench.evaluation.suite_files import (
     entries_of,
     expand_vars,
     locate,
+    primary_metric,
     protocol_settings,
     read_with_includes,
     search_dirs,
@@ -81,6 +83,7 @@ class Suite:
     datasets: list[DatasetEntry] = field(default_factory=list)
     models: list[ModelEntry] = field(default_factory=list)
     metrics: list[str] | None = None
+    primary_metric: str | None = None  # one of ``metrics``: the leaderboard ranks by it by default
     metric_options: dict[str, Any] = field(default_factory=dict)
     protocol: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
@@ -92,7 +95,8 @@ class Suite:
 
     def provenance(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "path": str(self.path),
-                "files": self.files, "sha256": self.digest}
+                "files": self.files, "sha256": self.digest,
+                **({"primary_metric": self.primary_metric} if self.primary_metric else {})}
 
 
 def load(name_or_file: str) -> Suite:
@@ -134,6 +138,7 @@ def load(name_or_file: str) -> Suite:
         version=str(data.get("version", "0")), path=path,
         description=str(data.get("description", "")), datasets=datasets, models=models,
         metrics=list(metrics) if metrics is not None else None,
+        primary_metric=primary_metric(data, metrics, where),
         metric_options=as_mapping(data.get("metric_options"), f"{where}: metric_options"),
         protocol=protocol, run=run, notes=str(data.get("notes", "")),
         requires_checkpoint=list(needs), reported=reported, files=[str(f) for f in files],
@@ -177,6 +182,7 @@ def restrict(suite: Suite, models: list[str] | None, datasets: list[str] | None,
     out.datasets = pick(suite.datasets, wanted_ds, "datasets", ds_names)
     if metrics:
         out.metrics = list(metrics)
+        out.primary_metric = out.primary_metric if out.primary_metric in out.metrics else None
     return out
 
 

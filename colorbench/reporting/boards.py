@@ -30,6 +30,7 @@ class Board:
     mixed: list[str] = field(default_factory=list)  # --allow-mixed: the fingerprint keys that differ
     reported: list[dict[str, Any]] = field(default_factory=list)  # figures printed in papers
     untested: dict[str, str] = field(default_factory=dict)  # model -> why it has no p-value
+    primary_metric: str | None = None  # the suite's ``primary_metric`` (first suite run that names one)
 
     @property
     def note(self) -> str:
@@ -77,6 +78,15 @@ def _per_image(rd: Path, metric_ids: set[str]) -> dict[tuple[str, str], dict[str
     return out
 
 
+def _suite_metrics(manifest: results.manifest.RunManifest) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The run's metric metadata in its suite's ``metrics:`` order (the paper's column order;
+    any others after) and the suite's ``primary_metric``; a run without a suite: as recorded."""
+    suite = manifest.config.get("benchmark") or {}
+    order = [m for m in (manifest.config.get("metrics") or []) if m in manifest.metrics] if suite else []
+    metrics = {m: manifest.metrics[m] for m in [*order, *manifest.metrics]}
+    return metrics, suite.get("primary_metric")
+
+
 def load_boards(run_dirs: list[Path], allow_mixed: bool = False,
                 reported: list[dict[str, Any]] | None = None) -> list[Board]:
     """Boards over the runs' summaries: one per dataset and protocol fingerprint (with
@@ -91,6 +101,7 @@ def load_boards(run_dirs: list[Path], allow_mixed: bool = False,
         if manifest is None or not summary_path.is_file():
             raise ColorbenchError(f"{rd}: not a finished colorbench run directory (needs run.json and summary.csv)")
         env = manifest.environment
+        suite_metrics, primary = _suite_metrics(manifest)
         source = {"run": manifest.name or rd.name, "command": env.get("command", ""),
                   "device": manifest.device_name or manifest.device,
                   "colorbench": env.get("colorbench", ""), "finished": manifest.finished}
@@ -100,9 +111,10 @@ def load_boards(run_dirs: list[Path], allow_mixed: bool = False,
             for row in csv.DictReader(f):
                 ds = row["dataset"]
                 board = boards.setdefault(ds, Board(ds, {}))
+                board.primary_metric = board.primary_metric or primary
                 if rd not in board.run_dirs:
                     board.run_dirs.append(rd)
-                for mid, meta in manifest.metrics.items():
+                for mid, meta in suite_metrics.items():
                     if meta.get("leaderboard_abs"):
                         meta = {**meta, "display_name": f"|{meta.get('display_name', mid)}|"}
                     board.metrics.setdefault(mid, meta)
@@ -175,7 +187,7 @@ def _split(board: Board, allow_mixed: bool) -> list[Board]:
     out = []
     for rows in groups:
         part = Board(board.dataset, board.metrics, rows, protocol=rows[0]["_protocol"] or None,
-                     heading=protocols.describe(rows[0]["_protocol"], keys))
+                     heading=protocols.describe(rows[0]["_protocol"], keys), primary_metric=board.primary_metric)
         part.run_dirs = list(dict.fromkeys(r["_run_dir"] for r in rows))
         runs = {r["run"] for r in rows}
         part.sources = [s for s in board.sources if s["run"] in runs]
@@ -241,11 +253,19 @@ def fmt_like(value: float, like: float) -> str:
     return f"{value:.1f}" if mag >= 100 else f"{value:.2f}" if mag >= 1 else f"{value:.4f}"
 
 
+def default_metric(board: Board, cols: list[str]) -> str | None:
+    """The metric a board leads with among ``cols``: the suite's ``primary_metric``, else
+    cpsnr (papers lead with PSNR), else the first column; None without columns."""
+    for key in (board.primary_metric, "cpsnr"):
+        if key in cols:
+            return key
+    return cols[0] if cols else None
+
+
 def sort_rows(board: Board, sort_by: str | None) -> list[dict[str, Any]]:
-    """The measured rows ranked by ``sort_by`` (default: cpsnr when present, as papers lead
-    with PSNR, else the first metric)."""
+    """The measured rows ranked by ``sort_by`` (default: :func:`default_metric`)."""
     cols = metric_columns(board)
-    key = sort_by or ("cpsnr" if "cpsnr" in cols else cols[0] if cols else None)
+    key = sort_by or default_metric(board, cols)
     if key is None:
         return list(board.rows)
     if key not in board.metrics:

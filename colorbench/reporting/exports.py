@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from colorbench import results
-from colorbench.reporting import table
+from colorbench.reporting import breakdowns, table
 from colorbench.reporting.boards import Board
 from colorbench.reporting.formatting import View, htm, tex
 
@@ -166,8 +166,19 @@ def _html_one(board: Board, view: View) -> str:
             + f"<th>gray GT</th></tr>{counts}</table>\n")
 
 
+def _html_breakdowns(board: Board) -> str:
+    """The board's per-model breakdowns (:mod:`colorbench.reporting.breakdowns`) as tables."""
+    out = []
+    for s in breakdowns.sections(board):
+        out.append(f"<h3>{htm(s.title)}</h3>" + (f"<p>{htm(s.note)}</p>" if s.note else "")
+                   + "<table><tr>" + "".join(f"<th>{htm(h)}</th>" for h in s.head) + "</tr>"
+                   + "".join("<tr>" + "".join(f"<td>{htm(c)}</td>" for c in row) + "</tr>" for row in s.rows)
+                   + "</table>")
+    return ("<h2>Per-model breakdowns</h2>" + "".join(out) + "\n") if out else ""
+
+
 def to_html(boards: list[Board], view: View) -> str:
-    """One HTML page with a table (and a counts table) per board."""
+    """One HTML page with a table (a counts table and the breakdowns) per board."""
     title = ", ".join(dict.fromkeys(b.dataset for b in boards))
     return (f"<!doctype html><meta charset='utf-8'><title>{htm(title)}</title>"
-            + "".join(_html_one(b, view) for b in boards))
+            + "".join(_html_one(b, view) + _html_breakdowns(b) for b in boards))

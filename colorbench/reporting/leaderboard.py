@@ -3,23 +3,22 @@ JSON, LaTeX and HTML renderers, and the files a run or ``colorbench leaderboard`
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from colorbench import results
 from colorbench.errors import ColorbenchError
-from colorbench.reporting import exports, significance, table
+from colorbench.reporting import breakdowns as board_breakdowns
+from colorbench.reporting import exports, table
 from colorbench.reporting import reported as reported_rows
 from colorbench.reporting.boards import Board, load_boards
-from colorbench.reporting.formatting import View, md, number, p_text
+from colorbench.reporting.formatting import View, md
 
 __all__ = ["EXTENSIONS", "FORMATS", "RENDERERS", "Board", "View", "load_boards", "render", "to_markdown",
            "write_leaderboards", "write_run_leaderboards"]
 
 FORMATS = ("markdown", "csv", "json", "latex", "html")
 EXTENSIONS = {"markdown": "md", "csv": "csv", "json": "json", "latex": "tex", "html": "html"}
-MAX_BREAKDOWN_VALUES = 20  # an extra column with more distinct values is not broken down
 
 
 def _md_table(head: list[str], rows: list[list[str]], align: str) -> list[str]:
@@ -31,65 +30,12 @@ def _md_table(head: list[str], rows: list[list[str]], align: str) -> list[str]:
     return out
 
 
-def _categorical(values: list[str]) -> bool:
-    """A low-cardinality text column (e.g. the router's member), not numbers per image."""
-    def numeric(v: str) -> bool:
-        try:
-            float(v)
-        except ValueError:
-            return False
-        return True
-    return len(set(values)) <= MAX_BREAKDOWN_VALUES and not all(numeric(v) for v in values)
-
-
 def breakdowns(board: Board) -> list[str]:
-    """Markdown sections for what a model reports per image in low-cardinality text
-    columns (e.g. the router's chosen member) and for each colorizer whose spec declares
-    ``variant_of`` a model on the same board (e.g. ccc-harmonized of ccc): its paired
-    difference per metric (only over the same images and protocol)."""
-    cols = table.per_image_columns(board, table.columns(board, View()))
-    lead = "cpsnr" if "cpsnr" in cols else cols[0] if cols else None
+    """Markdown sections of the board's breakdowns (:mod:`colorbench.reporting.breakdowns`)."""
     lines: list[str] = []
-    for r in board.rows:
-        for col, by_id in r["_extras"].items():
-            if not _categorical(list(by_id.values())):
-                continue
-            counts: dict[str, list[str]] = {}
-            for image_id, value in by_id.items():
-                counts.setdefault(value, []).append(image_id)
-            head = [col, "images", "share"] + ([f"mean {board.metrics[lead].get('display_name', lead)}"] if lead else [])
-            rows = []
-            for value, ids in sorted(counts.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-                vals = [r["_values"].get(lead, {}).get(i) for i in ids] if lead else []
-                finite = [v for v in vals if v is not None and math.isfinite(v)]
-                rows.append([md(value), str(len(ids)), f"{100 * len(ids) / len(by_id):.0f}%",
-                             *([number(sum(finite) / len(finite), table.decimals(board, lead, View())) if finite else "–"]
-                               if lead else [])])
-            lines += ["", f"### {md(r['model'])}: {md(col)} per image", "", *_md_table(head, rows, "l" + "r" * (len(head) - 1))]
-    by_name = {r["model"]: r for r in board.rows}
-    for r in board.rows:
-        base = r.get("_variant_of")
-        if base is None or base not in by_name:
-            continue
-        b = by_name[base]
-        if r["_ids"] != b["_ids"] or r["_protocol"] != b["_protocol"]:
-            continue
-        rows = []
-        for m in cols:
-            if m not in r["_values"] or m not in b["_values"]:
-                continue
-            x, y = significance.aligned(r["_values"][m], b["_values"][m])
-            if len(x) == 0:
-                continue
-            absolute = bool(board.metrics[m].get("leaderboard_abs"))
-            mx, my = (abs(x.mean()), abs(y.mean())) if absolute else (x.mean(), y.mean())
-            d = table.decimals(board, m, View())
-            rows.append([md(board.metrics[m].get("display_name", m)), number(float(my), d), number(float(mx), d),
-                         f"{mx - my:+.{d}f}", p_text(significance.paired_bootstrap(x, y, absolute=absolute))])
-        if rows:
-            lines += ["", f"### {md(r['model'])} vs {md(base)}", "",
-                      f"Same images; difference = {md(r['model'])} − {md(base)}; p: paired bootstrap.", "",
-                      *_md_table(["metric", base, r["model"], "difference", "p"], rows, "lrrrr")]
+    for s in board_breakdowns.sections(board):
+        lines += ["", f"### {md(s.title)}", "", *([md(s.note), ""] if s.note else []),
+                  *_md_table(s.head, [[md(row[0]), *row[1:]] for row in s.rows], s.align)]
     return lines
 
 
