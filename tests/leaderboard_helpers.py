@@ -24,10 +24,11 @@ META = {
 def fake_run(run_dir: Path, dataset: str, values: dict[str, dict[str, dict[str, float]]], *,
              protocol: dict[str, Any] | None = None, metrics: dict[str, dict[str, Any]] | None = None,
              extra: dict[str, dict[str, str]] | None = None, gray: list[str] | None = None,
-             fingerprint: bool = True) -> Path:
+             fingerprint: bool = True, stand_ins: list[str] | None = None) -> Path:
     """``values``: model -> image id -> metric -> value. ``protocol``: settings of the
     fingerprint (size, resize, ...); ``fingerprint=False`` writes an old run.json without one.
-    ``extra``: model -> image id -> text of an extra column ``member``."""
+    ``extra``: model -> image id -> text of an extra column ``member``. ``stand_ins``: models
+    recorded as run on stand-in weights (``config.benchmark.stand_in_weights``)."""
     used = {m for per in values.values() for v in per.values() for m in v}
     meta = {m: META[m] for m in META if m in used} if metrics is None else metrics
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,8 @@ def fake_run(run_dir: Path, dataset: str, values: dict[str, dict[str, dict[str, 
         pairs[f"{dataset}/{model}"] = rec
     str_rows = [{k: str(v) for k, v in r.items()} for r in rows]
     write_summary(run_dir / "summary.csv", summarize(str_rows, meta, pairs), meta)
-    RunManifest(kind="run", name=run_dir.name, metrics=meta, pairs=pairs, device="cpu",
+    config = {"benchmark": {"name": "suite", "stand_in_weights": stand_ins}} if stand_ins else {}
+    RunManifest(kind="run", name=run_dir.name, config=config, metrics=meta, pairs=pairs, device="cpu",
                 finished="2026-01-01T00:00:00").write(run_dir)
     return run_dir
 

@@ -106,6 +106,7 @@ def load_boards(run_dirs: list[Path], allow_mixed: bool = False,
                   "device": manifest.device_name or manifest.device,
                   "colorbench": env.get("colorbench", ""), "finished": manifest.finished}
         per_image = _per_image(rd, set(manifest.metrics))
+        stand_ins = set((manifest.config.get("benchmark") or {}).get("stand_in_weights") or [])
         reported += [e for e in reported_rows.of_run(rd) if e not in reported]
         with open(summary_path, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
@@ -129,6 +130,7 @@ def load_boards(run_dirs: list[Path], allow_mixed: bool = False,
                 ck = manifest.checkpoints.get(row["model"])
                 entry["checkpoint"] = (ck or {}).get("sha256", "")
                 entry["weights"] = _weights_label(ck)
+                entry["stand_in"] = row["model"] in stand_ins  # shipped weights for paper-scale ones
                 entry["_variant_of"] = manifest.colorizers.get(row["model"], {}).get("variant_of")
                 pair = per_image.get((ds, row["model"]), {"values": {}, "extras": {}, "ids": set()})
                 entry["_values"], entry["_extras"] = pair["values"], pair["extras"]

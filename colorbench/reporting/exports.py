@@ -23,7 +23,7 @@ def _rows(board: Board, view: View) -> list[dict[str, Any]]:
     for r in table.ordered(board, view):
         rec: dict[str, Any] = {"dataset": board.dataset, "protocol": r.get("protocol", board.heading),
                                "mixed_protocols": bool(board.mixed), "model": r["model"], "reported": False,
-                               "source": "measured"}
+                               "stand_in": bool(r.get("stand_in")), "source": "measured"}
         for m in cols:
             c = table.col_name(board, m)
             rec[c], rec[f"{c}_ci95"] = r.get(m), r.get(f"{m}_ci95")
@@ -37,7 +37,7 @@ def _rows(board: Board, view: View) -> list[dict[str, Any]]:
         out.append(rec)
     for e in board.reported:
         rec = {"dataset": board.dataset, "protocol": board.heading, "mixed_protocols": bool(board.mixed),
-               "model": e["label"], "reported": True, "source": e["source"]}
+               "model": e["label"], "reported": True, "stand_in": False, "source": e["source"]}
         for m in cols:
             v = e["metrics"].get(m)
             rec[table.col_name(board, m)] = abs(v) if v is not None and board.metrics[m].get("leaderboard_abs") else v
@@ -98,7 +98,7 @@ def _latex_one(board: Board, view: View) -> list[str]:
                 text, marked = text + r"$^{\dagger}$", True
             cells.append(text)
         others_cells = [tex(table.other_cell(r, c)) for c in others]
-        lines.append(" & ".join([tex(r["model"]), *cells, *others_cells]) + r" \\")
+        lines.append(" & ".join([table.marked(r, tex(r["model"]), r"$^{\ddagger}$"), *cells, *others_cells]) + r" \\")
     if board.reported:
         lines.append(r"\midrule")
         for e in board.reported:
@@ -108,6 +108,8 @@ def _latex_one(board: Board, view: View) -> list[str]:
     notes = [tex("Mean over images ± half-width of the 95% t interval; bold: best in the column.")]
     if marked:
         notes.append(r"$^{\dagger}$" + tex(table.sig_note(marker="")[1:].strip()) + ".")
+    if table.has_stand_ins(board):
+        notes.append(r"$^{\ddagger}$" + tex(table.STAND_IN_NOTE) + ".")
     if board.reported:
         notes.append(r"$^{\ast}$" + tex(table.REPORTED_NOTE) + ": " + tex("; ".join(
             f"{e['label']}: {e['source']}" + (f" ({e['note']})" if e.get("note") else "") for e in board.reported)) + ".")
@@ -147,7 +149,7 @@ def _html_one(board: Board, view: View) -> str:
             text = htm(table.mean_text(board, r, m, view))
             cells += (f"<td><b>{text}</b></td>" if table.is_best(board, r, m)
                       else f"<td>{text}{' ≈' if table.not_separable(board, r, m) else ''}</td>")
-        body.append(f"<tr><td>{htm(r['model'])}</td>{cells}" + "".join(f"<td>{htm(table.other_cell(r, c))}</td>" for c in others)
+        body.append(f"<tr><td>{table.marked(r, htm(r['model']))}</td>{cells}" + "".join(f"<td>{htm(table.other_cell(r, c))}</td>" for c in others)
                     + (f"<td>{htm(r.get('protocol', ''))}</td>" if board.mixed else "") + "</tr>")
     for e in board.reported:
         body.append(f"<tr class='reported'><td>{htm(e['label'])} †</td>"
@@ -160,6 +162,7 @@ def _html_one(board: Board, view: View) -> str:
     return (f"<h1>{htm(title)}</h1>" + (f"<p><strong>{htm(board.note)}.</strong></p>" if board.note else "")
             + f"<table><tr><th>model</th>{head}{'<th>protocol</th>' if board.mixed else ''}</tr>{''.join(body)}</table>"
             + f"<p>Mean ± half-width of the 95% t interval; bold: best; {htm(table.sig_note())}."
+            + (f" ‡: {htm(table.STAND_IN_NOTE)}." if table.has_stand_ins(board) else "")
             + (f" †: {htm(table.REPORTED_NOTE)}." if board.reported else "") + "</p>"
             + "<h2>Counts per metric</h2><table><tr><th>model</th>"
             + "".join(f"<th>{htm(board.metrics[m].get('display_name', m))}</th>" for m in per_image)

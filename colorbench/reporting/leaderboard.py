@@ -59,7 +59,7 @@ def to_markdown(board: Board, view: View | None = None, contact_sheet: str | Non
     ordered = table.ordered(board, view)
     mixed = ["protocol"] if board.mixed else []
     reported = ["reported"] if board.reported else []
-    rows = [[md(r["model"]), *(_md_cell(board, r, m, view) for m in cols), *(md(table.other_cell(r, c)) for c in others),
+    rows = [[table.marked(r, md(r["model"])), *(_md_cell(board, r, m, view) for m in cols), *(md(table.other_cell(r, c)) for c in others),
              *([md(r["protocol"])] if mixed else []), *(["–"] if reported else [])] for r in ordered]
     rows += [[md(e["label"]), *(table.reported_text(board, e, m, view) for m in cols), *("–" for _ in others),
               *(["–"] if mixed else []), md(e["source"]) + " †"] for e in board.reported]
@@ -69,6 +69,8 @@ def to_markdown(board: Board, view: View | None = None, contact_sheet: str | Non
     lines += ["", "Mean over images ± half-width of the 95% t interval (set-level metrics such as "
               "CNR∪ have no interval). **Bold**: best in the column; " + table.sig_note() + ". "
               "Weights: checkpoint file (sha256 prefix); – none.", ""]
+    if table.has_stand_ins(board):
+        lines += ["‡ " + table.STAND_IN_NOTE + ".", ""]
     if board.reported:
         lines += ["† " + table.REPORTED_NOTE + ".", ""]
         lines += [f"- {md(e['label'])}: {md(e['note'])}" for e in board.reported if e.get("note")]
@@ -134,12 +136,14 @@ def to_index(boards: list[Board]) -> str:
     for board in sorted(boards, key=lambda b: b.dataset):
         bests = []
         for m in table.columns(board, View()):
-            top = [r["model"] for r in board.rows if table.is_best(board, r, m)]
+            top = [table.marked(r, r["model"]) for r in board.rows if table.is_best(board, r, m)]
             if top:
                 bests.append(f"{board.metrics[m].get('display_name', m)}: {', '.join(top)}")
         n = max((int(r.get("n") or 0) for r in board.rows), default=0)
         name = board.dataset + (f" ({board.heading})" if board.heading else "")
         lines.append(f"| [{md(name)}]({board.dataset}.md) | {len(board.rows)} | {n} | {md('; '.join(bests))} |")
+    if any(table.has_stand_ins(b) for b in boards):
+        lines += ["", "‡ " + table.STAND_IN_NOTE + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -1,5 +1,5 @@
 """The cells every leaderboard format shares: selected columns, fixed-precision means with
-intervals, best and not-separable marks, per-metric counts and reported rows' values."""
+intervals, best, not-separable and stand-in marks, per-metric counts and reported rows' values."""
 
 from __future__ import annotations
 
@@ -13,10 +13,24 @@ from colorbench.reporting.formatting import View, decimals_for, number, p_text
 REPORTED_NOTE = ("reported in the paper: the figure printed in the source named, copied as published "
                  "(not measured here; never ranked, bolded or tested)")
 
+STAND_IN_NOTE = ("shipped CPU weights standing in for paper-scale ones: the run had no checkpoint for this model, "
+                 "so the row measures the tiny weights colorbench ships, not the paper's model "
+                 "(measured, ranked and tested like the other rows)")
+
 
 def sig_note(marker: str = "≈") -> str:
     return (f"{marker}: not significantly different from the best (paired bootstrap over the same images, "
             f"{significance.N_BOOT:,} resamples, two-sided p ≥ {significance.ALPHA})")
+
+
+def has_stand_ins(board: Board) -> bool:
+    """Whether a measured row of ``board`` ran on stand-in weights (its table gets the note)."""
+    return any(r.get("stand_in") for r in board.rows)
+
+
+def marked(r: dict[str, Any], name: str, mark: str = " ‡") -> str:
+    """``name`` (the row's escaped model name) with ``mark`` when the row ran on stand-in weights."""
+    return name + mark if r.get("stand_in") else name
 
 
 def col_name(board: Board, mid: str) -> str:
