@@ -180,9 +180,10 @@ def test_main_run_steps_fill_the_budget_at_the_probe_step_times() -> None:
 
 @pytest.mark.slow
 def test_smoke_run_on_the_cpu_passes_every_step_with_sane_figures(tmp_path: Path) -> None:
-    src, bundle, out = fake_shared_data(tmp_path / "src", 60), tmp_path / "bundle", tmp_path / "out"
+    # enough val images that the router, labelling the val split, trains on a full batch
+    src, bundle, out = fake_shared_data(tmp_path / "src", 100), tmp_path / "bundle", tmp_path / "out"
     assert prepare.main(["--source", str(src), "--out", str(bundle), "--no-wheels", "--train-images", "40",
-                         "--val-images", "4"]) == 0
+                         "--val-images", "10"]) == 0
     cmd = [sys.executable, str(GPU / "check.py"), "--smoke", "--bundle", str(bundle), "--out", str(out),
            "--work", str(tmp_path / "work")]
     res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},

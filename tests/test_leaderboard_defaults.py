@@ -115,3 +115,15 @@ def test_numeric_extra_columns_are_summarised_per_model_and_text_ones_grouped(tm
     grouped = text.split("### b: member per image")[1].split("###")[0]
     assert "| even | 20 | 50% |" in grouped and "| odd | 20 | 50% |" in grouped
     assert "<h3>b: member per image</h3>" in html
+
+
+def test_a_few_whole_numbers_are_labels_grouped_not_summarised(tmp_path: Path) -> None:
+    n = 12
+    extra = {"a": {i: str(k % 3) for k, i in enumerate(ids(n))}}  # a profile index 0..2
+    values = {"a": {i: {"cpsnr": 20.0 + k} for k, i in enumerate(ids(n))}}
+    (board,) = load_boards([fake_run(tmp_path / "r", "ds", values, extra=extra)])
+    text = to_markdown(board)
+    assert "mean and quantiles" not in text
+    grouped = text.split("### a: member per image")[1].split("###")[0]
+    assert sorted(ln.split("|")[1].strip() for ln in grouped.splitlines()
+                  if ln.startswith("| ") and not ln.startswith("| member")) == ["0", "1", "2"]

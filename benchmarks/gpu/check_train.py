@@ -72,7 +72,8 @@ def _sets(check: Check, table: dict[str, Any]) -> list[str]:
             value = check.args.workers
         if key == "val_images" and check.smoke:
             value = 2
-        out += ["--set", f"{key}={value}"]
+        text = str(value).lower() if isinstance(value, bool) else value  # --set reads true/false
+        out += ["--set", f"{key}={text}"]
     return out
 
 

@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder with imagenet-sample/, cbsd68/, flowers-recognition/ (default: ../shared/data)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="bundle folder (default: benchmarks/gpu/_bundle)")
     ap.add_argument("--train-images", type=int, default=512, help="imagenet-sample train images (spread over the split)")
-    ap.add_argument("--val-images", type=int, default=32, help="imagenet-sample val images (training's validation)")
+    ap.add_argument("--val-images", type=int, default=120,
+                    help="imagenet-sample val images (training's validation; the router labels them: all 111 by default)")
     ap.add_argument("--train-quality", type=int, default=85, help="JPEG quality of the training images")
     ap.add_argument("--test-quality", type=int, default=90, help="JPEG quality of re-encoded test images (cbsd68)")
     ap.add_argument("--no-wheels", action="store_true", help="skip the wheels (tests; no registry needed)")

@@ -38,13 +38,19 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _few_labels(values: list[str]) -> bool:
+    """Whole numbers with few distinct values: labels such as a profile index, not measurements."""
+    return len(set(values)) <= MAX_BREAKDOWN_VALUES and all(float(v).is_integer() for v in values)
+
+
 def numeric(values: list[str]) -> bool:
-    """Every value of the column is a number (a per-image measurement, summarised)."""
-    return bool(values) and all(_is_number(v) for v in values)
+    """Every value of the column is a number (a per-image measurement, summarised), unless
+    they are a few whole numbers (an index: grouped like text)."""
+    return bool(values) and all(_is_number(v) for v in values) and not _few_labels(values)
 
 
 def categorical(values: list[str]) -> bool:
-    """A low-cardinality text column (e.g. the router's member), grouped per value."""
+    """A low-cardinality column (the router's member, a profile index), grouped per value."""
     return len(set(values)) <= MAX_BREAKDOWN_VALUES and not numeric(values)
 
 
