@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 from conftest import CLI, load_regs, write_image
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from colorbench.errors import ColorbenchError
@@ -47,6 +47,7 @@ def one_line(message: str) -> bool:
 
 @FAST
 @given(FILES)
+@example([(b"", (b"\n", b".png"))])  # a newline in a name (the contact sheet's label once crashed on it)
 def test_any_file_names_are_scored_or_refused_in_one_line(files: list[tuple[bytes, tuple[bytes, bytes]]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -312,6 +312,17 @@ def test_long_labels_wrap_whole() -> None:
     assert lines[0].endswith("-")  # broken after a separator
 
 
+def test_labels_with_control_characters_are_drawn_escaped() -> None:
+    from PIL import ImageDraw
+
+    from colorbench.reporting.contact_sheet import _font, _label, wrap
+
+    draw, font = ImageDraw.Draw(Image.new("RGB", (200, 60))), _font(11)
+    lines = wrap(draw, "a\nb\udc80.png", 200, font)  # an id from a file named b"a\nb\x80.png"
+    assert "".join(lines) == "a\\nb\\udc80.png"
+    _label(draw, lines, 0, 0, 200, font)  # PIL refuses to measure multi-line text
+
+
 def test_leaderboard_and_report_show_the_same_contact_sheet(cli, run_dir: Path, tmp_path: Path) -> None:
     from colorbench.reporting.leaderboard import write_leaderboards
 

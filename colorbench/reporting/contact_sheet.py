@@ -39,9 +39,17 @@ def _font(size: int) -> Any:
         return ImageFont.load_default()
 
 
+def visible(text: str) -> str:
+    """``text`` with control characters and undecodable bytes escaped (a newline in an image id
+    reads ``\\n``), so that a label is drawn on one line and nothing in it is hidden."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def wrap(draw: ImageDraw.ImageDraw, text: str, width: int, font: Any) -> list[str]:
-    """``text`` in lines that each fit ``width`` pixels, broken after a separator where one
-    fits, else between characters; nothing is dropped (``"".join(lines) == text``)."""
+    """``text`` (made :func:`visible`) in lines that each fit ``width`` pixels, broken after a
+    separator where one fits, else between characters; nothing is dropped
+    (``"".join(lines) == visible(text)``)."""
+    text = visible(text)
     lines: list[str] = []
     while text:
         end = 1
