@@ -14,6 +14,7 @@ from colorbench import results
 from colorbench.errors import ColorbenchError
 from colorbench.reporting import protocols, significance
 from colorbench.reporting import reported as reported_rows
+from colorbench.reporting.formatting import magnitude_decimals, number
 
 
 @dataclass
@@ -235,16 +236,10 @@ def best_value(board: Board, mid: str) -> float | None:
 
 
 def fmt(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    mag = abs(value)
-    if mag >= 100:
-        return f"{value:.1f}"
-    if mag >= 1:
-        return f"{value:.2f}"
-    return f"{value:.4f}"
+    """``value`` at the decimals its own magnitude calls for (console tables)."""
+    if value is None or not math.isfinite(value):
+        return number(value, 0)
+    return number(value, magnitude_decimals(abs(value)))
 
 
 def fmt_like(value: float, like: float) -> str:

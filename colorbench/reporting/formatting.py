@@ -64,7 +64,11 @@ def decimals_for(mid: str, values: list[float], view: View) -> int:
         return view.precision["*"]
     if mid in DEFAULT_DECIMALS:
         return DEFAULT_DECIMALS[mid]
-    mag = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+    return magnitude_decimals(max((abs(v) for v in values if math.isfinite(v)), default=0.0))
+
+
+def magnitude_decimals(mag: float) -> int:
+    """Decimals for numbers of magnitude ``mag``: 1 from 100, 2 from 1, else 4."""
     return 1 if mag >= 100 else 2 if mag >= 1 else 4
 
 
