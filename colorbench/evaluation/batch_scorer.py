@@ -27,6 +27,7 @@ from colorbench.evaluation.loader import Item, group_by_shape
 from colorbench.evaluation.metricset import MetricSet
 from colorbench.evaluation.protocol import rebuild
 from colorbench.evaluation.watchdog import BatchTimeout, call_with_timeout
+from colorbench.evaluation.worker_metrics import score_items
 from colorbench.plugin.specs import ColorizerSpec
 from colorbench.reporting.console import Reporter
 from colorbench.results.files import GT_DIR, PerImageWriter
@@ -172,7 +173,7 @@ class BatchScorer:
                 torch.cuda.synchronize(dev)
             seconds = (time.perf_counter() - t0) / len(group)
         batch = MetricBatch(pred=pred, gt=gt, ids=ids)
-        values, failed = self.metric_set.score(batch)
+        values, failed = score_items(self.metric_set, batch, group)  # with what the workers computed
         if self.save_dir is not None and spec is not None:
             self._save(base["dataset"], spec.name, ids, pred, gt)
         rows, failures = [], []

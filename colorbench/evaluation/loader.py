@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
+from colorbench.evaluation.failures import Failure
 from colorbench.evaluation.fingerprint import chroma_free
 from colorbench.evaluation.protocol import lightness, resize, to_tensor
 from colorbench.plugin.specs import Dataset
@@ -27,6 +28,10 @@ class Item:
     trace: str | None = None  # the traceback of ``error``
     load_seconds: float = 0.0
     gray: bool = False  # the ground truth is chroma-free (``fingerprint.chroma_free``)
+    # score on the CPU: the per-image metrics computed in the worker (worker_metrics), and
+    # their failed cells (metric id -> Failure); None when the main process computes them all
+    values: dict[str, float | None] | None = None
+    cell_failures: dict[str, Failure] = field(default_factory=dict)
 
 
 class ProtocolDataset(torch.utils.data.Dataset[Item]):

@@ -9,7 +9,7 @@ it cannot be built). The other metrics of the image count.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -70,21 +70,31 @@ class MetricSet:
         return self._fns[spec.name]
 
     # ------------------------------------------------------------ per image
+    def build_per_image(self) -> None:
+        """Build every per-image metric function now (a factory that raises is left to fail,
+        and be reported, cell by cell in ``score``)."""
+        for spec in self.per_image:
+            try:
+                self._fn(spec)
+            except (Exception, SystemExit):  # a plugin's sys.exit() is its failure
+                continue
+
     def _values(self, spec: MetricSpec, batch: MetricBatch) -> list[float]:
         out = torch.as_tensor(self._fn(spec)(batch)).detach().double().cpu()
         if out.numel() != len(batch):
             raise ShapeError(f"returned shape {tuple(out.shape)}; expected one value per image ({len(batch)})")
         return out.reshape(len(batch)).tolist()
 
-    def score(self, batch: MetricBatch) -> tuple[dict[str, list[float | None]], list[dict[str, Failure]]]:
-        """Per-image values of every per-image metric (None in a failed cell), and per image
-        the failed cells (metric id -> Failure). A metric that raises on a batch is retried
-        image by image, so one bad image fails only its own cell."""
+    def score(self, batch: MetricBatch, skip: Collection[str] = ()
+              ) -> tuple[dict[str, list[float | None]], list[dict[str, Failure]]]:
+        """Per-image values of every per-image metric not in ``skip`` (None in a failed cell),
+        and per image the failed cells (metric id -> Failure). A metric that raises on a batch
+        is retried image by image, so one bad image fails only its own cell."""
         n = len(batch)
         values: dict[str, list[float | None]] = {}
         failed: list[dict[str, Failure]] = [{} for _ in range(n)]
         ids = batch.ids or [str(k) for k in range(n)]
-        for spec in self.per_image:
+        for spec in (s for s in self.per_image if s.name not in skip):
             vals: list[float | None] = [None] * n
             retry = False
             try:

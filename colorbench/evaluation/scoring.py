@@ -30,6 +30,7 @@ from colorbench.evaluation.metricset import MetricSet
 from colorbench.evaluation.protocol import RESIZE_MODES, resize, to_tensor
 from colorbench.evaluation.sharding import Shard
 from colorbench.evaluation.source import file_signature
+from colorbench.evaluation.worker_metrics import WorkerMetrics, start_worker
 from colorbench.plugin.specs import MetricSpec
 from colorbench.reporting import Reporter
 from colorbench.results.lock import run_dir_lock
@@ -65,11 +66,13 @@ def match_files(pred_dir: Path, gt_dir: Path) -> Match:
 class PairDataset(torch.utils.data.Dataset[Item]):
     """Matched (id, prediction, ground truth) files as loader Items (``pred`` and ``rgb``);
     the ground truth goes through the run protocol's resize (``size``, ``mode``; ``none``
-    keeps it as it is) and the prediction must then have its size."""
+    keeps it as it is) and the prediction must then have its size. With ``metrics`` (in
+    DataLoader workers), each Item also carries those metrics' values and failed cells."""
 
     def __init__(self, pairs: list[tuple[str, Path, Path]], resize_pred: bool, size: int = 256,
-                 mode: str = "none"):
+                 mode: str = "none", metrics: WorkerMetrics | None = None):
         self.pairs, self.resize_pred, self.size, self.mode = pairs, resize_pred, size, mode
+        self.metrics = metrics
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -88,7 +91,11 @@ class PairDataset(torch.utils.data.Dataset[Item]):
         except Exception as exc:
             return Item(image_id, error=one_line(exc), trace=traceback.format_exc())
         rgb = to_tensor(gt)
-        return Item(image_id, rgb=rgb, pred=to_tensor(pred), gray=chroma_free(rgb))
+        item = Item(image_id, rgb=rgb, pred=to_tensor(pred), gray=chroma_free(rgb))
+        if self.metrics is not None:
+            assert item.pred is not None
+            item.values, item.cell_failures = self.metrics.score(image_id, item.pred, rgb)
+        return item
 
 
 def score_dirs(pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec], out_dir: Path, *,
@@ -162,8 +169,10 @@ def _score(found: Match, pred_dir: Path, gt_dir: Path, metrics: list[MetricSpec]
     scorer = BatchScorer(mset, device, shard.error_log())
     scorer.skip_gray_gt = skip_gray_gt
     mine = shard.part(found.pairs)
-    loader = torch.utils.data.DataLoader(PairDataset(mine, resize_pred, size, mode), batch_size=batch_size,
-                                         num_workers=workers, collate_fn=collate)
+    in_workers = WorkerMetrics.for_loader(mset, device, workers)  # CPU: per-image metrics beside decoding
+    loader = torch.utils.data.DataLoader(PairDataset(mine, resize_pred, size, mode, in_workers),
+                                         batch_size=batch_size, num_workers=workers, collate_fn=collate,
+                                         worker_init_fn=start_worker if in_workers else None)
     record = PairRecord(protocol=protocol_fingerprint(
         dataset, [i for i, _, _ in found.pairs], mset.metadata(), gt=str(gt_dir.resolve()),
         size=None if mode == "none" else size, resize=mode, skip_gray_gt=skip_gray_gt))

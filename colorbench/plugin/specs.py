@@ -227,12 +227,18 @@ class MetricSpec(_Spec):
     # convention, window, scale), so results computed under different definitions are
     # never ranked together (recorded in every result's protocol fingerprint).
     version: str = "1"
+    # A per-image metric that needs no weights, no GPU and no state of the main process may
+    # run in the DataLoader workers of ``colorbench score`` on the CPU, one image at a time,
+    # right after decoding (docs/plugins.md). Off unless the plugin declares it.
+    worker_safe: bool = False
 
     def __post_init__(self) -> None:
         if (self.fn is None) == (self.factory is None):
             raise TypeError(f"MetricSpec {self.name!r}: give exactly one of fn or factory")
         if self.kind == "distribution" and self.factory is None:
             raise TypeError(f"MetricSpec {self.name!r}: distribution metrics need a factory")
+        if self.worker_safe and self.kind != "per_image":
+            raise TypeError(f"MetricSpec {self.name!r}: only per-image metrics can be worker_safe")
         if not self.display_name:
             self.display_name = self.name.upper()
 

@@ -59,21 +59,21 @@ def register_metrics(register: Any) -> None:
     common = {"options": OPTIONS, "citation": CITATION, "higher_is_better": True, "version": "2"}
     unbounded = (0.0, float("inf"))
     register(MetricSpec(
-        name="cnr", factory=_per_image("cnr"), display_name="CNR", range=unbounded,
+        name="cnr", factory=_per_image("cnr"), worker_safe=True, display_name="CNR", range=unbounded,
         description="chromatic number ratio: distinct colour classes in pred / in gt, per image (eq. 19)",
         **common))
     register(MetricSpec(
-        name="ccar", factory=_per_image("ccar"), display_name="CCAR", range=unbounded,
+        name="ccar", factory=_per_image("ccar"), worker_safe=True, display_name="CCAR", range=unbounded,
         description="colour class activation ratio: 100 · distinct classes in pred / N_class, per image "
                     "(eq. 20; the paper's tables use ccar_union)",
         **common))
     register(MetricSpec(
-        name="tar", factory=_per_image("tar"), display_name="TAR", range=(0.0, 100.0),
+        name="tar", factory=_per_image("tar"), worker_safe=True, display_name="TAR", range=(0.0, 100.0),
         description="true activation ratio, colour-class reading: 100 · share of pixels whose pred class "
                     "equals the gt class (eq. 21 on the class maps)",
         **common))
     register(MetricSpec(
-        name="tar_pixel", factory=_per_image("tar_pixel"), display_name="TAR(px)", range=(0.0, 100.0),
+        name="tar_pixel", factory=_per_image("tar_pixel"), worker_safe=True, display_name="TAR(px)", range=(0.0, 100.0),
         description="true activation ratio, pixel-value reading: 100 · share of pixels whose RGB equals "
                     "the gt's exactly (eq. 21 on the pixel values)",
         **{**common, "version": "1"}))

@@ -42,32 +42,32 @@ def _de2000(b: Any) -> Any:
 @hookimpl
 def register_metrics(register: Any) -> None:
     register(MetricSpec(
-        name="colorfulness", fn=_cf(True), display_name="CF", version="2",
+        name="colorfulness", fn=_cf(True), worker_safe=True, display_name="CF", version="2",
         higher_is_better=True, range=(0.0, float("inf")),
         description="σ + 0.3μ of rg = |R−G|, yb = |½(R+G)−B| on the prediction, 0..255, population std "
                     "(DDColor's calculate_cf)",
         citation=DDCOLOR,
     ))
     register(MetricSpec(
-        name="delta_colorfulness", fn=_delta_cf(True), display_name="ΔCF", version="2",
+        name="delta_colorfulness", fn=_delta_cf(True), worker_safe=True, display_name="ΔCF", version="2",
         higher_is_better=False, range=(float("-inf"), float("inf")), leaderboard_abs=True,
         description="CF(pred) − CF(gt) (absolute opponent channels), signed per image; leaderboards show |mean|",
         citation=DDCOLOR,
     ))
     register(MetricSpec(
-        name="colorfulness_hs", fn=_cf(False), display_name="CF(M3)",
+        name="colorfulness_hs", fn=_cf(False), worker_safe=True, display_name="CF(M3)",
         higher_is_better=True, range=(0.0, float("inf")),
         description="strict Hasler-Süsstrunk M3: σ + 0.3μ of signed rg = R−G, yb = ½(R+G)−B, 0..255",
         citation=HASLER,
     ))
     register(MetricSpec(
-        name="delta_colorfulness_hs", fn=_delta_cf(False), display_name="ΔCF(M3)",
+        name="delta_colorfulness_hs", fn=_delta_cf(False), worker_safe=True, display_name="ΔCF(M3)",
         higher_is_better=False, range=(float("-inf"), float("inf")), leaderboard_abs=True,
         description="CF_M3(pred) − CF_M3(gt), signed per image; leaderboards show |mean|",
         citation=HASLER,
     ))
     register(MetricSpec(
-        name="deltae2000", fn=_de2000, display_name="ΔE2000",
+        name="deltae2000", fn=_de2000, worker_safe=True, display_name="ΔE2000",
         higher_is_better=False, range=(0.0, float("inf")),
         description="mean CIEDE2000 between Lab(gt) and Lab(pred) (sRGB D65, kL=kC=kH=1)",
         citation="Sharma, Wu, Dalal 2005, Color Res. Appl. 30(1)",

@@ -47,33 +47,33 @@ def _uiqi(b: Any) -> Any:
 @hookimpl
 def register_metrics(register: Any) -> None:
     register(MetricSpec(
-        name="mse", fn=_mse, display_name="MSE",
+        name="mse", fn=_mse, worker_safe=True, display_name="MSE",
         higher_is_better=False, range=(0.0, 1.0),
         description="mean squared error over R,G,B in [0,1]",
     ))
     register(MetricSpec(
-        name="cpsnr", fn=_cpsnr, display_name="CPSNR",
+        name="cpsnr", fn=_cpsnr, worker_safe=True, display_name="CPSNR",
         higher_is_better=True, range=(0.0, 100.0), aliases=("psnr",), version="2",
         description="10·log10(255²/MSE), channels pooled (CT2 compare_psnr convention), "
                     "capped at 100 dB (identical images)",
         citation="Pang et al. 2013; Gomez Moreno et al. 2024",
     ))
     register(MetricSpec(
-        name="ssim", fn=_ssim, display_name="SSIM",
+        name="ssim", fn=_ssim, worker_safe=True, display_name="SSIM",
         higher_is_better=True, range=(-1.0, 1.0),
         description="Gaussian σ=1.5 11x11, K1=0.01, K2=0.03, data range 255, population "
                     "covariance, per channel then averaged (= skimage structural_similarity)",
         citation="Wang, Bovik, Sheikh, Simoncelli 2004, IEEE TIP 13(4)",
     ))
     register(MetricSpec(
-        name="ssim_skimage", fn=_ssim_skimage, display_name="SSIM(sk)",
+        name="ssim_skimage", fn=_ssim_skimage, worker_safe=True, display_name="SSIM(sk)",
         higher_is_better=True, range=(-1.0, 1.0),
         description="scikit-image's default SSIM: 7x7 uniform window, sample covariance, K1=0.01, "
                     "K2=0.03, data range 255, per channel then averaged (what colorization repos call)",
         citation="Wang et al. 2004 as implemented by skimage.metrics.structural_similarity defaults",
     ))
     register(MetricSpec(
-        name="uiqi", fn=_uiqi, display_name="UIQI",
+        name="uiqi", fn=_uiqi, worker_safe=True, display_name="UIQI",
         higher_is_better=True, range=(-1.0, 1.0),
         description="universal quality index, 8x8 sliding windows (valid, stride 1), "
                     "mean over windows then channels",
