@@ -1,10 +1,14 @@
-"""Throughput of the weight-free metric suite (images/s at 256x256).
+"""Throughput of the weight-free metric suite (images/s at 256x256), the issue's targets.
 
-Compares (suite) ``colorbench.evaluation.scoring.score_dirs`` on a folder of predictions vs ground
-truths, (a) a straightforward per-image scikit-image/numpy loop computing the same metrics,
-(b) decoding the same PNG pairs only. Example:
+In one interleaved run, each measurement in a fresh process (``variants.py``): decoding the
+PNG pairs only (what ``score`` does without the metrics: match, decode both files in the same
+DataLoader with the same workers, stack), ``colorbench score`` with the ten weight-free
+metrics (``score_dirs``) on this checkout and, with ``--before DIR``, on another checkout,
+serially and with W workers (the default: min(2, CPUs)); and a per-image scikit-image/numpy
+loop. Ratios: score / decode-only (goal <= 1.5, serial and W workers), loop time / suite
+time (goal >= 20). Every score variant's per_image.csv must equal the first's (checked).
 
-    .venv/bin/python benchmarks/perf/metrics.py --data ../shared/data/imagenet-sample --n 64
+    .venv/bin/python benchmarks/perf/metrics.py --data ../shared/data/imagenet-sample --n 192 --before BEFORE
     .venv/bin/python benchmarks/perf/metrics.py --profile --n 32   # per-metric ms/image
 """
 
@@ -13,14 +17,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from statistics import median
 
 import numpy as np
 import torch
 from PIL import Image
+from variants import emit, measure
+
+from colorbench.results import read_rows
 
 METRICS = ["mse", "cpsnr", "ssim", "uiqi", "colorfulness", "delta_colorfulness", "deltae2000", "cnr", "ccar", "tar"]
 
@@ -43,22 +51,21 @@ def prepare(src: Path, n: int, size: int, out: Path) -> tuple[Path, Path]:
     return pred_dir, gt_dir
 
 
-def decode_only(pred_dir: Path, gt_dir: Path, batch_size: int, workers: int) -> int:
+def decode_only(pred_dir: Path, gt_dir: Path, batch_size: int, workers: int) -> float:
     """What ``score`` does except the metrics: match files, decode both PNGs to uint8 tensors
     in the same DataLoader (same workers), stack each batch."""
     from colorbench.evaluation.scoring import PairDataset, match_files
 
     loader = torch.utils.data.DataLoader(PairDataset(match_files(pred_dir, gt_dir).pairs, False),
                                          batch_size=batch_size, num_workers=workers, collate_fn=lambda x: x)
-    n = 0
+    t0 = time.perf_counter()
     for items in loader:
         torch.stack([it.pred for it in items]), torch.stack([it.rgb for it in items])
-        n += len(items)
-    return n
+    return time.perf_counter() - t0
 
 
-def per_image_loop(pred_dir: Path, gt_dir: Path) -> int:
-    """The straightforward way: decode, then scikit-image / numpy per image."""
+def per_image_loop(pred_dir: Path, gt_dir: Path, n: int) -> float:
+    """The straightforward way: decode, then scikit-image / numpy per image (the first n)."""
     from skimage.color import deltaE_ciede2000, rgb2lab
     from skimage.metrics import structural_similarity
 
@@ -85,8 +92,8 @@ def per_image_loop(pred_dir: Path, gt_dir: Path) -> int:
             qs.append(q.mean())
         return float(np.mean(qs))
 
-    n = 0
-    for p in sorted(pred_dir.iterdir()):
+    t0 = time.perf_counter()
+    for p in sorted(pred_dir.iterdir())[:n]:
         pu = np.asarray(Image.open(p).convert("RGB"))
         gu = np.asarray(Image.open(gt_dir / p.name).convert("RGB"))
         pf, gf = pu.astype(np.float64), gu.astype(np.float64)
@@ -100,28 +107,26 @@ def per_image_loop(pred_dir: Path, gt_dir: Path) -> int:
         deltaE_ciede2000(lg, lp).mean()
         cp, cg = classes(lp), classes(lg)
         len(np.unique(cp)) / len(np.unique(cg)), 100 * len(np.unique(cp)) / 1296, 100 * np.mean(cp == cg)
-        n += 1
-    return n
+    return time.perf_counter() - t0
 
 
-def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int, workers: int) -> int:
+def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int, workers: int) -> float:
+    """Seconds of ``score_dirs`` with the ten metrics (plugins loaded before the clock starts)."""
     from colorbench.evaluation.scoring import score_dirs
     from colorbench.evaluation.selection import resolve_metrics
     from colorbench.plugin.manager import load
     from colorbench.reporting import Reporter
 
     specs, _ = resolve_metrics(load(), METRICS)
-    summary = score_dirs(pred_dir, gt_dir, specs, out, batch_size=batch_size, workers=workers,
-                         reporter=Reporter(quiet=True))
-    return int(summary[0]["n"])
+    t0 = time.perf_counter()
+    score_dirs(pred_dir, gt_dir, specs, out, batch_size=batch_size, workers=workers, reporter=Reporter(quiet=True))
+    return time.perf_counter() - t0
 
 
 def profile(n: int, size: int, batch_size: int, repeats: int) -> None:
     """Per-metric cost (ms per image) on random-noise pairs: Lab of pred+gt first (shared by
     deltae2000/cnr/ccar/tar), then each metric on a batch whose Lab is already cached.
     Rounds are interleaved (every metric once per round); the median round is reported."""
-    from statistics import median
-
     from colorbench.evaluation.batch import MetricBatch
     from colorbench.plugin.manager import load
 
@@ -155,59 +160,83 @@ def profile(n: int, size: int, batch_size: int, repeats: int) -> None:
         print(f"{name:22s} {median(ts) / per * 1000:8.2f} ms/image")
 
 
-def timed(fn: Any, *args: Any) -> tuple[float, int]:
-    t0 = time.perf_counter()
-    n = fn(*args)
-    return time.perf_counter() - t0, n
+def one(args: argparse.Namespace) -> None:
+    """One measurement in this process (``--one``): its seconds as the last JSON line."""
+    if args.one == "decode":
+        seconds = decode_only(args.pred, args.gt, args.batch_size, args.workers)
+    elif args.one == "score":
+        seconds = suite(args.pred, args.gt, args.out, args.batch_size, args.workers)
+    else:
+        seconds = per_image_loop(args.pred, args.gt, args.loop_n)
+    emit(seconds=seconds)
+
+
+def compare(tmp: Path, args: argparse.Namespace) -> None:
+    """Every variant once per round, rounds interleaved; medians, ratios, rows checked equal."""
+    pred_dir, gt_dir = prepare(args.data, args.n, args.size, tmp)
+    n, w = len(list(gt_dir.iterdir())), args.workers
+    codes = [("after", None)] + ([("before", args.before)] if args.before else [])
+    variants: list[tuple[str, Path | None, str, int]] = []
+    for workers in (0, w):
+        variants.append((f"decode only, W={workers}", None, "decode", workers))
+        variants += [(f"score ({c}), W={workers}", code, "score", workers) for c, code in codes]
+    variants.append(("per-image skimage loop", None, "loop", 0))
+    times: dict[str, list[float]] = {v[0]: [] for v in variants}
+    for _ in range(args.repeats):
+        for label, code, what, workers in variants:
+            out = tmp / label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
+            shutil.rmtree(out, ignore_errors=True)
+            cli = ["--one", what, "--pred", str(pred_dir), "--gt", str(gt_dir), "--out", str(out),
+                   "--workers", str(workers), "--batch-size", str(args.batch_size), "--loop-n", str(args.loop_n),
+                   *(["--threads", str(args.threads)] if args.threads else [])]
+            times[label].append(measure(code, Path(__file__), cli)["seconds"])
+    scored = sorted(tmp.glob("score_*"))
+    first = read_rows(scored[0] / "per_image.csv")[1]
+    for other in scored[1:]:
+        assert read_rows(other / "per_image.csv")[1] == first, f"{other.name}: rows differ from {scored[0].name}"
+    ips = {k: (args.loop_n if k.startswith("per-image") else n) / median(v) for k, v in times.items()}
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"threads {args.threads or 'default'}; {n} pairs {args.size}x{args.size} from {args.data}; median of "
+          f"{args.repeats} interleaved rounds; load average after: {os.getloadavg()}; rows of {len(scored)} score "
+          "variants identical\n\n| variant | images/s |\n|---|---:|")
+    for k, v in ips.items():
+        print(f"| {k} | {v:.1f} |")
+    print("\n| code | score/decode, serial | score/decode, W=" + str(w) + " | suite/loop, serial | suite/loop, W=" + str(w) + " |")
+    print("|---|---:|---:|---:|---:|")
+    loop = ips["per-image skimage loop"]
+    for c, _ in codes:
+        s0, sw = ips[f"score ({c}), W=0"], ips[f"score ({c}), W={w}"]
+        print(f"| {c} | {ips['decode only, W=0'] / s0:.2f} | {ips[f'decode only, W={w}'] / sw:.2f} | "
+              f"{s0 / loop:.1f} | {sw / loop:.1f} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(__file__).parents[3] / "shared" / "data" / "imagenet-sample")
-    ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--n", type=int, default=192)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the median per method is reported")
-    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers for the parallel rows")
+    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="W: the default workers")
+    ap.add_argument("--before", type=Path, default=None, help="a checkout of the code to compare with")
+    ap.add_argument("--loop-n", type=int, default=48, help="images the per-image loop scores")
     ap.add_argument("--profile", action="store_true", help="per-metric ms/image on random pairs instead")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    ap.add_argument("--one", choices=("decode", "score", "loop"), help=argparse.SUPPRESS)
+    ap.add_argument("--pred", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--gt", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()}")
-    if args.profile:
+    if args.one:
+        one(args)
+    elif args.profile:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()}")
         profile(args.n, args.size, args.batch_size, args.repeats)
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        pred_dir, gt_dir = prepare(args.data, args.n, args.size, Path(tmp))
-        out, bs, w = Path(tmp) / "out", args.batch_size, args.workers
-        methods = {
-            "decode only, serial": (decode_only, (pred_dir, gt_dir, bs, 0)),
-            "colorbench score, serial": (suite, (pred_dir, gt_dir, out, bs, 0)),
-            f"decode only, {w} workers": (decode_only, (pred_dir, gt_dir, bs, w)),
-            f"colorbench score, {w} workers": (suite, (pred_dir, gt_dir, out, bs, w)),
-            "per-image skimage/numpy loop": (per_image_loop, (pred_dir, gt_dir)),
-        }
-        times: dict[str, list[float]] = {k: [] for k in methods}
-        n = 0
-        for _ in range(args.repeats):  # interleaved rounds; median per method
-            for name, (fn, fargs) in methods.items():
-                dt, n = timed(fn, *fargs)
-                times[name].append(dt)
-    from statistics import median
-
-    ips = {k: n / median(v) for k, v in times.items()}
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; {n} images "
-          f"{args.size}x{args.size} from {args.data}; median of {args.repeats} interleaved rounds; "
-          f"load average after: {os.getloadavg()}")
-    for name, v in ips.items():
-        print(f"{name:32s} {v:8.1f} images/s")
-    loop = ips["per-image skimage/numpy loop"]
-    print(f"speed-up over the per-image loop: serial {ips['colorbench score, serial'] / loop:.2f}x, "
-          f"{w} workers {ips[f'colorbench score, {w} workers'] / loop:.2f}x (goal >= 5x)")
-    print(f"scoring time / decoding time:     serial {ips['decode only, serial'] / ips['colorbench score, serial']:.2f}x, "
-          f"{w} workers {ips[f'decode only, {w} workers'] / ips[f'colorbench score, {w} workers']:.2f}x (goal <= 2x)")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            compare(Path(tmp), args)
 
 
 if __name__ == "__main__":

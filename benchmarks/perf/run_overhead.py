@@ -1,13 +1,17 @@
-"""How much the run harness adds on top of decoding the images.
+"""How much ``colorbench run --models gray`` costs on top of decoding the images.
 
-Measures, in one process and one session, on the same images:
+In one interleaved run, each measurement in a fresh process (``variants.py``):
   decode      : colorbench.evaluation.images.load_rgb over every file (decode + convert to RGB8)
-  decode+w    : the same through a DataLoader with W workers (as `run` decodes)
-  run w=0     : `colorbench run --models gray --metrics mse,cpsnr --workers 0`
-  run w=W     : the same with W decoding workers (the default)
-and prints a markdown table with the ratios run/decode. Goal: < 1.3.
+  decode W    : the same through a DataLoader with W workers (as ``run`` decodes)
+  run         : ``run --models gray --metrics mse,cpsnr`` (``--metrics`` to change), serially
+                and with W workers (the default: min(2, CPUs)), on this checkout and, with
+                ``--before DIR``, on another checkout
+and prints a markdown table and the ratios run/decode (goal: <= 2 with W workers).
+``--ipc`` instead measures what a second stage would cost: handing each image's (L*, a*b*,
+ground truth) to another process and the rebuilt uint8 prediction back, against the
+rebuild and the metrics done in place.
 
-Usage: .venv/bin/python benchmarks/perf/run_overhead.py [IMAGE_DIR] [--repeat 3] [--workers 2]
+Usage: .venv/bin/python benchmarks/perf/run_overhead.py [IMAGE_DIR] [--repeat 3] [--before DIR]
 (default IMAGE_DIR: ../shared/data/imagenet-sample)
 """
 
@@ -23,11 +27,9 @@ import time
 from pathlib import Path
 
 import torch
+from variants import emit, measure
 
 from colorbench.evaluation.images import list_image_files, load_rgb
-from colorbench.evaluation.runner import RunConfig, Runner
-from colorbench.plugin import manager as plugins
-from colorbench.reporting import Reporter
 
 DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "data" / "imagenet-sample"
 
@@ -43,26 +45,30 @@ class _Decode(torch.utils.data.Dataset):
         return load_rgb(self.files[i]).shape
 
 
-def decode_serial(files: list[Path]) -> float:
+def decode(files: list[Path], workers: int) -> float:
+    """Seconds to decode every file, in this process or through W DataLoader workers."""
     t0 = time.perf_counter()
-    for f in files:
-        load_rgb(f)
+    if workers == 0:
+        for f in files:
+            load_rgb(f)
+    else:
+        loader = torch.utils.data.DataLoader(_Decode(files), batch_size=16, num_workers=workers,
+                                             collate_fn=lambda x: x, prefetch_factor=4)
+        for _ in loader:
+            pass
     return time.perf_counter() - t0
 
 
-def decode_workers(files: list[Path], workers: int) -> float:
-    loader = torch.utils.data.DataLoader(_Decode(files), batch_size=16, num_workers=workers,
-                                         collate_fn=lambda x: x, prefetch_factor=4 if workers else None)
-    t0 = time.perf_counter()
-    for _ in loader:
-        pass
-    return time.perf_counter() - t0
+def run_gray(folder: Path, workers: int, metrics: list[str]) -> float:
+    """Seconds of one ``Runner.run`` (plugins loaded before the clock starts)."""
+    from colorbench.evaluation.runner import RunConfig, Runner
+    from colorbench.plugin import manager as plugins
+    from colorbench.reporting import Reporter
 
-
-def run_gray(folder: Path, workers: int, regs: plugins.Registries) -> float:
+    regs = plugins.load()
     out = Path(tempfile.mkdtemp())
     try:
-        cfg = RunConfig(models=["gray"], datasets=[str(folder)], metrics=["mse", "cpsnr"],
+        cfg = RunConfig(models=["gray"], datasets=[str(folder)], metrics=metrics,
                         workers=workers, out=str(out), name="bench", batch_size=16)
         t0 = time.perf_counter()
         Runner(cfg, regs, Reporter(quiet=True)).run()
@@ -71,31 +77,89 @@ def run_gray(folder: Path, workers: int, regs: plugins.Registries) -> float:
         shutil.rmtree(out)
 
 
+def _stage(inbox: torch.multiprocessing.Queue, outbox: torch.multiprocessing.Queue) -> None:
+    """The second stage: rebuild each (L*, a*b*) it gets; ``echo`` jobs come back as they are."""
+    from colorbench.evaluation.protocol import rebuild
+
+    torch.set_num_threads(1)
+    while (job := inbox.get()) is not None:
+        echo, L, ab, gt = job
+        outbox.put((L if echo else rebuild(L, ab), gt))
+
+
+def ipc(n: int, size: int) -> None:
+    """ms per image: rebuild + squared error in place, against the main process's cost of
+    handing (L*, a*b*, gt) to a second process and taking a uint8 image back (echo: the
+    hand-over alone; main-process CPU time and wall time)."""
+    from colorbench.evaluation.protocol import lightness, rebuild
+
+    torch.set_num_threads(1)
+    gt = torch.randint(0, 256, (1, 3, size, size), dtype=torch.uint8)
+    L, ab = lightness(gt), torch.randn(1, 2, size, size) * 20
+    t0 = time.perf_counter()
+    for _ in range(n):
+        pred = rebuild(L, ab)
+        diff = pred.int() - gt.int()
+        (diff * diff).sum()
+    local = time.perf_counter() - t0
+    ctx = torch.multiprocessing.get_context("fork")
+    inbox, outbox = ctx.Queue(), ctx.Queue()
+    proc = ctx.Process(target=_stage, args=(inbox, outbox))
+    proc.start()
+    inbox.put((True, L, ab, gt)), outbox.get()  # warm
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        inbox.put((True, L.clone(), ab.clone(), gt.clone()))
+        outbox.get()
+    trip, cpu = time.perf_counter() - t0, time.process_time() - c0
+    inbox.put(None)
+    proc.join()
+    print(f"{size}x{size}, {n} images, 1 thread: rebuild + squared error in place {local / n * 1e3:.2f} ms/image; "
+          f"hand-over to a second process and back: {cpu / n * 1e3:.2f} ms/image of main-process CPU, "
+          f"{trip / n * 1e3:.2f} ms wall; load average {os.getloadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("folder", nargs="?", type=Path, default=DEFAULT)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--metrics", default="mse,cpsnr")
+    ap.add_argument("--before", type=Path, default=None, help="a checkout of the code to compare with")
+    ap.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of the measured processes")
+    ap.add_argument("--ipc", action="store_true", help="measure a second stage's round trip instead")
+    ap.add_argument("--one", choices=("decode", "run"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.ipc:
+        ipc(200, 256)
+        return
     _, files = list_image_files(args.folder)
-    regs = plugins.load()
-    decode_serial(files[:50])  # warm the page cache and imports
-    times: dict[str, list[float]] = {k: [] for k in ("decode", "decode+w", "run w=0", "run w=W")}
+    if args.one:
+        emit(seconds=decode(files, args.workers) if args.one == "decode"
+             else run_gray(args.folder, args.workers, args.metrics.split(",")))
+        return
+    decode(files[:50], 0)  # warm the page cache
+    w = args.workers
+    codes = [("after", None)] + ([("before", args.before)] if args.before else [])
+    variants = [(f"decode, W={k}", None, "decode", k) for k in (0, w)]
+    variants += [(f"run ({c}), W={k}", code, "run", k) for k in (0, w) for c, code in codes]
+    times: dict[str, list[float]] = {v[0]: [] for v in variants}
     for _ in range(args.repeat):  # interleaved, so drift affects every variant alike
-        times["decode"].append(decode_serial(files))
-        times["decode+w"].append(decode_workers(files, args.workers))
-        times["run w=0"].append(run_gray(args.folder, 0, regs))
-        times["run w=W"].append(run_gray(args.folder, args.workers, regs))
+        for label, code, what, k in variants:
+            cli = [str(args.folder), "--one", what, "--workers", str(k), "--metrics", args.metrics]
+            times[label].append(measure(code, Path(__file__), cli, args.threads)["seconds"])
     med = {k: statistics.median(v) for k, v in times.items()}
     n = len(files)
     print(f"{n} images from {args.folder}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"W={args.workers}, median of {args.repeat}\n")
+          f"{os.cpu_count()} CPUs, torch {torch.__version__}, threads {args.threads or 'default'}, W={w}, "
+          f"metrics {args.metrics}, median of "
+          f"{args.repeat} interleaved rounds; load average after {os.getloadavg()}\n")
     print("| variant | seconds | images/s |\n|---|---:|---:|")
     for k, v in med.items():
         print(f"| {k} | {v:.2f} | {n / v:.0f} |")
-    print(f"\nrun w=0 / decode   = {med['run w=0'] / med['decode']:.2f}")
-    print(f"run w=W / decode+w = {med['run w=W'] / med['decode+w']:.2f}")
+    for c, _ in codes:
+        print(f"\n{c}: run/decode serial = {med[f'run ({c}), W=0'] / med['decode, W=0']:.2f}, "
+              f"W={w}: {med[f'run ({c}), W={w}'] / med[f'decode, W={w}']:.2f}")
 
 
 if __name__ == "__main__":
