@@ -48,9 +48,18 @@ def _no_factory(**kw):
 
 
 class Plugin:
+    def __init__(self, builds: Path | None = None):
+        self.builds = builds  # one line per build of the ``pid`` metric: the building process
+
+    def _pid_factory(self, **kw):
+        if self.builds is not None:
+            with open(self.builds, "a") as log:
+                log.write(f"{os.getpid()}\n")
+        return _pid
+
     @hookimpl
     def register_metrics(self, register):
-        register(MetricSpec(name="pid", fn=_pid, worker_safe=True, description="the scoring process"))
+        register(MetricSpec(name="pid", factory=self._pid_factory, worker_safe=True, description="scoring process"))
         register(MetricSpec(name="picky_w", fn=_raises_on_i1, worker_safe=True, description="raises on i1"))
         register(MetricSpec(name="nan_w", fn=_nan_on_i2, worker_safe=True, description="NaN on i2"))
         register(MetricSpec(name="broken_w", factory=_no_factory, worker_safe=True, description="no build"))
@@ -66,7 +75,7 @@ def pairs(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _score(pairs: tuple[Path, Path], out: Path, workers: int) -> dict[str, dict[str, str]]:
-    specs, _ = resolve_metrics(load_regs([*PLUGINS, ("w", Plugin())]), SUITE + OURS)
+    specs, _ = resolve_metrics(load_regs([*PLUGINS, ("w", Plugin(out.parent / f"{out.name}.builds"))]), SUITE + OURS)
     score_dirs(*pairs, specs, out, batch_size=3, workers=workers, reporter=Reporter(quiet=True),
                metric_options={"cnr": {"delta": 30}})
     return {r["image_id"]: r for r in read_rows(out / "per_image.csv")[1]}
@@ -78,6 +87,9 @@ def test_worker_metrics_equal_the_main_process_path_bit_for_bit(pairs, tmp_path:
     assert {r["pid"] for r in main.values()} == {f"{float(os.getpid())!r}"}  # computed here
     worker_pids = {float(r["pid"]) for r in workers.values()}
     assert os.getpid() not in worker_pids and 1 <= len(worker_pids) <= 2  # computed in the workers
+    builds = [float(p) for p in (tmp_path / "workers.builds").read_text().split()]
+    assert len(builds) == len(set(builds)) == 2 and worker_pids <= set(builds)  # once per worker
+    assert (tmp_path / "main.builds").read_text().split() == [str(os.getpid())]
     for rows in (main, workers):
         for r in rows.values():
             r.pop("pid")
