@@ -22,19 +22,11 @@ import tempfile
 from pathlib import Path
 
 from metrics import METRICS
-from variants import code_env, peak_rss
+from variants import code_env, link_first, peak_rss
 
 from colorbench.evaluation.images import list_image_files
 
 DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "data" / "flowers-recognition"
-
-
-def link_first(files: list[Path], n: int, folder: Path) -> Path:
-    """``folder`` with symlinks to the first ``n`` files, named by their position."""
-    folder.mkdir(parents=True)
-    for k, f in enumerate(files[:n]):
-        (folder / f"{k:05d}{f.suffix.lower()}").symlink_to(f.resolve())
-    return folder
 
 
 def commands(images: Path, out: Path) -> dict[str, list[str]]:

@@ -21,12 +21,11 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from statistics import median
 
 import numpy as np
 import torch
 from PIL import Image
-from variants import emit, measure
+from variants import Clock, emit, link_first, measure, medians
 
 from colorbench.results import read_rows
 
@@ -51,20 +50,20 @@ def prepare(src: Path, n: int, size: int, out: Path) -> tuple[Path, Path]:
     return pred_dir, gt_dir
 
 
-def decode_only(pred_dir: Path, gt_dir: Path, batch_size: int, workers: int) -> float:
+def decode_only(pred_dir: Path, gt_dir: Path, batch_size: int, workers: int) -> dict[str, float]:
     """What ``score`` does except the metrics: match files, decode both PNGs to uint8 tensors
     in the same DataLoader (same workers), stack each batch."""
     from colorbench.evaluation.scoring import PairDataset, match_files
 
     loader = torch.utils.data.DataLoader(PairDataset(match_files(pred_dir, gt_dir).pairs, False),
                                          batch_size=batch_size, num_workers=workers, collate_fn=lambda x: x)
-    t0 = time.perf_counter()
+    clock = Clock()
     for items in loader:
         torch.stack([it.pred for it in items]), torch.stack([it.rgb for it in items])
-    return time.perf_counter() - t0
+    return clock.stop()
 
 
-def per_image_loop(pred_dir: Path, gt_dir: Path, n: int) -> float:
+def per_image_loop(pred_dir: Path, gt_dir: Path, n: int) -> dict[str, float]:
     """The straightforward way: decode, then scikit-image / numpy per image (the first n)."""
     from skimage.color import deltaE_ciede2000, rgb2lab
     from skimage.metrics import structural_similarity
@@ -92,7 +91,7 @@ def per_image_loop(pred_dir: Path, gt_dir: Path, n: int) -> float:
             qs.append(q.mean())
         return float(np.mean(qs))
 
-    t0 = time.perf_counter()
+    clock = Clock()
     for p in sorted(pred_dir.iterdir())[:n]:
         pu = np.asarray(Image.open(p).convert("RGB"))
         gu = np.asarray(Image.open(gt_dir / p.name).convert("RGB"))
@@ -107,10 +106,10 @@ def per_image_loop(pred_dir: Path, gt_dir: Path, n: int) -> float:
         deltaE_ciede2000(lg, lp).mean()
         cp, cg = classes(lp), classes(lg)
         len(np.unique(cp)) / len(np.unique(cg)), 100 * len(np.unique(cp)) / 1296, 100 * np.mean(cp == cg)
-    return time.perf_counter() - t0
+    return clock.stop()
 
 
-def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int, workers: int) -> float:
+def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int, workers: int) -> dict[str, float]:
     """Seconds of ``score_dirs`` with the ten metrics (plugins loaded before the clock starts)."""
     from colorbench.evaluation.scoring import score_dirs
     from colorbench.evaluation.selection import resolve_metrics
@@ -118,15 +117,17 @@ def suite(pred_dir: Path, gt_dir: Path, out: Path, batch_size: int, workers: int
     from colorbench.reporting import Reporter
 
     specs, _ = resolve_metrics(load(), METRICS)
-    t0 = time.perf_counter()
+    clock = Clock()
     score_dirs(pred_dir, gt_dir, specs, out, batch_size=batch_size, workers=workers, reporter=Reporter(quiet=True))
-    return time.perf_counter() - t0
+    return clock.stop()
 
 
 def profile(n: int, size: int, batch_size: int, repeats: int) -> None:
     """Per-metric cost (ms per image) on random-noise pairs: Lab of pred+gt first (shared by
     deltae2000/cnr/ccar/tar), then each metric on a batch whose Lab is already cached.
     Rounds are interleaved (every metric once per round); the median round is reported."""
+    from statistics import median
+
     from colorbench.evaluation.batch import MetricBatch
     from colorbench.plugin.manager import load
 
@@ -161,14 +162,19 @@ def profile(n: int, size: int, batch_size: int, repeats: int) -> None:
 
 
 def one(args: argparse.Namespace) -> None:
-    """One measurement in this process (``--one``): its seconds as the last JSON line."""
-    if args.one == "decode":
-        seconds = decode_only(args.pred, args.gt, args.batch_size, args.workers)
-    elif args.one == "score":
-        seconds = suite(args.pred, args.gt, args.out, args.batch_size, args.workers)
-    else:
-        seconds = per_image_loop(args.pred, args.gt, args.loop_n)
-    emit(seconds=seconds)
+    """One measurement in this process (``--one``): wall and CPU times as the last JSON line,
+    after the same call on 4 pairs (lazy imports and first-call costs out of the figures)."""
+    def call(pred: Path, gt: Path, out: Path) -> dict[str, float]:
+        if args.one == "decode":
+            return decode_only(pred, gt, args.batch_size, args.workers)
+        if args.one == "score":
+            return suite(pred, gt, out, args.batch_size, args.workers)
+        return per_image_loop(pred, gt, args.loop_n)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        call(*(link_first(sorted(d.iterdir()), 4, Path(tmp) / d.name) for d in (args.pred, args.gt)),
+             Path(tmp) / "out")
+    emit(**call(args.pred, args.gt, args.out))
 
 
 def compare(tmp: Path, args: argparse.Namespace) -> None:
@@ -181,7 +187,7 @@ def compare(tmp: Path, args: argparse.Namespace) -> None:
         variants.append((f"decode only, W={workers}", None, "decode", workers))
         variants += [(f"score ({c}), W={workers}", code, "score", workers) for c, code in codes]
     variants.append(("per-image skimage loop", None, "loop", 0))
-    times: dict[str, list[float]] = {v[0]: [] for v in variants}
+    rounds: dict[str, list[dict[str, float]]] = {v[0]: [] for v in variants}
     for _ in range(args.repeats):
         for label, code, what, workers in variants:
             out = tmp / label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
@@ -189,25 +195,24 @@ def compare(tmp: Path, args: argparse.Namespace) -> None:
             cli = ["--one", what, "--pred", str(pred_dir), "--gt", str(gt_dir), "--out", str(out),
                    "--workers", str(workers), "--batch-size", str(args.batch_size), "--loop-n", str(args.loop_n),
                    *(["--threads", str(args.threads)] if args.threads else [])]
-            times[label].append(measure(code, Path(__file__), cli)["seconds"])
+            rounds[label].append(measure(code, Path(__file__), cli))
     scored = sorted(tmp.glob("score_*"))
     first = read_rows(scored[0] / "per_image.csv")[1]
     for other in scored[1:]:
         assert read_rows(other / "per_image.csv")[1] == first, f"{other.name}: rows differ from {scored[0].name}"
-    ips = {k: (args.loop_n if k.startswith("per-image") else n) / median(v) for k, v in times.items()}
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"threads {args.threads or 'default'}; {n} pairs {args.size}x{args.size} from {args.data}; median of "
           f"{args.repeats} interleaved rounds; load average after: {os.getloadavg()}; rows of {len(scored)} score "
-          "variants identical\n\n| variant | images/s |\n|---|---:|")
-    for k, v in ips.items():
-        print(f"| {k} | {v:.1f} |")
-    print("\n| code | score/decode, serial | score/decode, W=" + str(w) + " | suite/loop, serial | suite/loop, W=" + str(w) + " |")
-    print("|---|---:|---:|---:|---:|")
-    loop = ips["per-image skimage loop"]
+          "variants identical\n")
+    m = medians(rounds, {k: args.loop_n if k.startswith("per-image") else n for k in rounds})
+    print(f"\n| code | score/decode, serial | score/decode, W={w} | score/decode CPU, W={w} | suite/loop, serial "
+          f"| suite/loop, W={w} |\n|---|---:|---:|---:|---:|---:|")
+    loop = m["per-image skimage loop"]["ips"]
+    dec0, decw = m["decode only, W=0"], m[f"decode only, W={w}"]
     for c, _ in codes:
-        s0, sw = ips[f"score ({c}), W=0"], ips[f"score ({c}), W={w}"]
-        print(f"| {c} | {ips['decode only, W=0'] / s0:.2f} | {ips[f'decode only, W={w}'] / sw:.2f} | "
-              f"{s0 / loop:.1f} | {sw / loop:.1f} |")
+        s0, sw = m[f"score ({c}), W=0"], m[f"score ({c}), W={w}"]
+        print(f"| {c} | {dec0['ips'] / s0['ips']:.2f} | {decw['ips'] / sw['ips']:.2f} | {sw['cpu'] / decw['cpu']:.2f} "
+              f"| {s0['ips'] / loop:.1f} | {sw['ips'] / loop:.1f} |")
 
 
 def main() -> None:

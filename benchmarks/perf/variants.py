@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 HERE = Path(__file__).resolve().parents[2]  # this checkout
@@ -37,6 +39,35 @@ def measure(code: Path | None, script: Path, args: list[str], threads: int | Non
     if done.returncode != 0:
         raise SystemExit(f"{script.name} {' '.join(args)} on {code or HERE} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class Clock:
+    """Since ``start``: wall seconds, this process's CPU seconds and those of its children
+    that have been waited for (the DataLoader workers, once the loader is exhausted)."""
+
+    def __init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        self._t0 = (time.perf_counter(), time.process_time(), self._children())
+
+    @staticmethod
+    def _children() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def stop(self) -> dict[str, float]:
+        wall, cpu, kids = self._t0
+        return {"seconds": time.perf_counter() - wall, "main_cpu": time.process_time() - cpu,
+                "workers_cpu": self._children() - kids}
+
+
+def link_first(files: list[Path], n: int, folder: Path) -> Path:
+    """``folder`` with symlinks to the first ``n`` files, named by their position."""
+    folder.mkdir(parents=True)
+    for k, f in enumerate(files[:n]):
+        (folder / f"{k:05d}{f.suffix.lower()}").symlink_to(f.resolve())
+    return folder
 
 
 def emit(**values: Any) -> None:
@@ -81,3 +112,20 @@ def peak_rss(cmd: list[str], env: dict[str, str], every: float = 0.05) -> dict[s
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr.read()[-3000:] if proc.stderr else ''}")
     return {"main_mib": main / 1024, "tree_mib": tree / 1024, "seconds": time.perf_counter() - t0}
+
+
+def medians(rounds: dict[str, list[dict[str, float]]], images: dict[str, int]) -> dict[str, dict[str, float]]:
+    """Per variant, the median over rounds of its images/s (wall) and of its CPU ms per image
+    (main process, finished workers, both); printed as a markdown table."""
+    out: dict[str, dict[str, float]] = {}
+    print("| variant | images/s | main CPU ms/image | workers CPU ms/image | total CPU ms/image |")
+    print("|---|---:|---:|---:|---:|")
+    for label, runs in rounds.items():
+        n = images[label]
+        m = {"ips": n / median(r["seconds"] for r in runs),
+             "main": 1e3 * median(r["main_cpu"] for r in runs) / n,
+             "workers": 1e3 * median(r["workers_cpu"] for r in runs) / n,
+             "cpu": 1e3 * median(r["main_cpu"] + r["workers_cpu"] for r in runs) / n}
+        out[label] = m
+        print(f"| {label} | {m['ips']:.1f} | {m['main']:.2f} | {m['workers']:.2f} | {m['cpu']:.2f} |")
+    return out
