@@ -58,13 +58,15 @@ def derive(arm: Arm, rows: list[Row], higher_is_better: Mapping[str, bool]) -> l
 
 
 def with_derived(claim: Claim, rows: list[Row], higher_is_better: Mapping[str, bool]) -> list[Row]:
-    """``rows`` and the rows of the claim's derived arms, arms in the claim's order."""
+    """``rows`` and the rows of the claim's derived arms: arms in the claim's order, datasets
+    in the order the runs scored them (the suite's), images by id."""
     out = list(rows)
     for arm in claim.arms.values():
         if arm.derived:
             out += derive(arm, rows, higher_is_better)
     order = {name: i for i, name in enumerate(claim.arms)}
-    return sorted(out, key=lambda r: (order.get(str(r["arm"]), len(order)), str(r["dataset"]), str(r["image_id"])))
+    sets = {d: i for i, d in enumerate(dict.fromkeys(str(r["dataset"]) for r in rows))}  # the suite's order
+    return sorted(out, key=lambda r: (order.get(str(r["arm"]), len(order)), sets[str(r["dataset"])], str(r["image_id"])))
 
 
 def write(path: Path, rows: list[Row], metrics: list[str]) -> None:

@@ -21,6 +21,9 @@ from colorbench.evaluation.suite_files import expand_vars
 from colorbench.results import read_json, write_json
 from colorbench.results.provenance import git_commit, now
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: make_leaderboards
+from make_leaderboards import cpu_name
+
 LOG_TAIL = 5  # lines of a failed command's log shown and recorded
 
 
@@ -55,17 +58,6 @@ class Layout:
             return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
             return str(path)
-
-
-def cpu_name() -> str:
-    """The processor's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine(threads: Any = None) -> dict[str, Any]:
