@@ -202,3 +202,14 @@ def test_page_shows_arms_p_values_verdict_and_power(tmp_path):
     assert "| d | MSE ↓ | without | 0.0000 | 0.0000 | 30 | no difference observed |" in text
     assert "`colorbench train ccc` | 2 | `abcdef1234` |" in text and "| 1:15 |" in text
     assert "## b" in text and "Not run yet" in text.split("## b", 1)[1]
+
+
+def test_gpu_needs_sum_up_the_comparisons_left_open(tmp_path):
+    c = cl.load(write(tmp_path, TWO_ARMS)).claims["a"]
+    cells = [st.Comparison("d", "cpsnr", "without", 0.3, 0.5, 2.0, 40, True),  # open: n 126
+             st.Comparison("e", "cpsnr", "without", 0.2, 1.0, 1.0, 40, True),  # open: n 8
+             st.Comparison("f", "cpsnr", "without", 0.01, 1.0, 9.0, 40, True)]  # significant: not counted
+    text = "\n".join(page.needs(c, cells, {"cpsnr": {"display_name": "CPSNR"}}))
+    assert "The 2 comparison(s) not significant here would need up to 126 held-out images (median 126)" in text
+    assert "| d | CPSNR ↑ | without | 0.5000 | 2.0000 | 40 | 126 |" in text
+    assert text.index("would need up to") < text.index("| dataset |")

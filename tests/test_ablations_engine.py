@@ -187,3 +187,31 @@ def test_page_only_renders_from_results_without_running_anything(project):
 def test_bad_input_is_one_line_and_exit_status_2(project, capsys):
     assert invoke(project, FakeColorbench(), "--only", "nope") == 2
     assert capsys.readouterr().err.strip().startswith("error: --only nope: no such claim")
+
+
+def test_a_suite_beside_the_claims_file_and_data_variables(project, monkeypatch):
+    (project / "suite.yaml").write_text("name: s\n", encoding="utf-8")
+    text = (project / "claims.yaml").read_text().replace("dataset: shapes", 'dataset: "${ABLATE_DATA}/photos"')
+    (project / "claims.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("ABLATE_DATA", "data-root")
+    fake = FakeColorbench()
+    assert invoke(project, fake, "--only", "base") == 0
+    train = next(c for c in fake.calls if c[0] == "train")
+    assert train[train.index("--dataset") + 1] == "data-root/photos"  # expanded where it runs ...
+    rec = json.loads((project / "records" / "base" / "pre.json").read_text())
+    assert "--dataset '${ABLATE_DATA}/photos'" in rec["train"]["command"]  # ... not in the record
+    run = next(c for c in fake.calls if c[0] == "run")
+    assert run[run.index("--benchmark") + 1] == "suite.yaml"  # relative to the project root
+    monkeypatch.delenv("ABLATE_DATA")
+    assert invoke(project, FakeColorbench(), "--only", "base") == 2
+
+
+def test_an_arm_trained_earlier_by_hand_is_picked_up_with_a_note(project):
+    out = project / "runs" / "base" / "pre"
+    FakeColorbench()(["py", "-m", "colorbench", "train", "gan", "--out", "runs/base/pre"], project, out / "x.log")
+    fake = FakeColorbench()
+    assert invoke(project, fake, "--only", "base") == 0
+    assert "--resume" in fake.calls[0] and (out / "checkpoint.pt").read_bytes() == b"train gan --out runs/base/pre"
+    rec = json.loads((project / "records" / "base" / "pre.json").read_text())
+    assert rec["train"]["note"].startswith("trained before this record was written")
+    assert rec["commit"] == rec["train"]["commit"] and "uncommitted_changes" in rec["train"]

@@ -80,6 +80,11 @@ def needs(claim: Claim, cells: list[st.Comparison], meta: Meta) -> list[str]:
              "", "Held-out images that would detect the observed difference with 80 % power (two-sided 5 %), "
              "n ≈ ((1.96 + 0.84) · sd / |difference|)², sd of the per-image paired differences:", "",
              "| dataset | metric | vs | difference | sd | n now | n needed |", "|---|---|---|---|---|---|---|"]
+    open_cells = [c.n_needed for c in cells if not (c.better or c.worse) and c.n_needed is not None]
+    if open_cells:
+        lines[3:3] = [f"The {len(open_cells)} comparison(s) not significant here would need up to "
+                      f"{max(open_cells):,} held-out images (median {sorted(open_cells)[len(open_cells) // 2]:,}) "
+                      "at the effect observed.", ""]
     for c in cells:
         d = magnitude_decimals(abs(c.effect)) if c.effect else 4
         need = c.n_needed
@@ -110,6 +115,8 @@ def records_table(claim: Claim, records: Mapping[str, Mapping[str, Any]]) -> lis
         where = (f"{md(mach.get('cpu', '?'))}, {mach.get('cores', '?')} cores, torch {md(mach.get('torch', '?'))}"
                  + (f", {mach['threads']} thread(s)" if mach.get("threads") else "")) if mach else "–"
         commit = f"`{str(rec['commit'])[:10]}`" if rec.get("commit") else "–"
+        if rec.get("commit") and (train or ev).get("uncommitted_changes"):
+            commit += " + uncommitted changes"
         lines.append(f"| {md(arm.name)} | {cmd} | {train.get('steps', '–')} | {commit} | {where} | "
                      f"{minutes(train.get('wall_s'))} | {minutes(ev.get('wall_s'))} |")
     return lines

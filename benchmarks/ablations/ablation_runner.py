@@ -75,6 +75,16 @@ def load_average() -> list[float] | None:
         return None
 
 
+def uncommitted(root: Path) -> bool | None:
+    """Whether tracked files differ from the commit (None outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def sha256(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
@@ -183,8 +193,9 @@ class Engine:
             return
         path = self.layout.record(arm)
         rec = read_json(path) or {"claim": arm.claim, "arm": arm.name, "model": arm.model}
+        entry.update(commit=git_commit(self.layout.root), uncommitted_changes=uncommitted(self.layout.root))
         rec[stage] = entry
-        rec["commit"] = git_commit(self.layout.root)
+        rec["commit"] = rec.get("train", entry).get("commit")  # the code the arm was trained (else scored) with
         config = read_json(self.layout.train_dir(arm) / "config.json") if arm.train is not None else {}
         rec["machine"] = machine(config.get("threads"))
         write_json(path, rec)
