@@ -48,9 +48,9 @@ class FakeColorbench:
     """Stands in for ``python -m colorbench``: train writes a checkpoint (kept on --resume),
     run writes per_image.csv with values that depend on the model and checkpoint."""
 
-    def __init__(self, fail: tuple[str, ...] = ()):
+    def __init__(self, fail: tuple[str, ...] = (), metrics: tuple[str, ...] = ("cpsnr", "colorfulness")):
         self.calls: list[list[str]] = []
-        self.fail = fail
+        self.fail, self.metrics = fail, list(metrics)  # metrics: what the suite scores
 
     def __call__(self, cmd: list[str], cwd: Path, log: Path) -> int:
         args = cmd[3:]  # after: python -m colorbench
@@ -71,7 +71,7 @@ class FakeColorbench:
             return 0
         model, run_dir = opt["--models"], cwd / opt["--out"] / opt["--name"]
         run_dir.mkdir(parents=True, exist_ok=True)
-        metrics = opt["--metrics"].split(",")
+        metrics = self.metrics
         bonus = {"ccc": 2.0, "gan": 1.0, "gray": 0.0}[model] + len(opt.get("--checkpoint", "")) % 3
         with open(run_dir / "per_image.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
@@ -110,7 +110,7 @@ def test_first_invocation_trains_in_dependency_order_and_writes_everything(proje
     assert "init=runs/base/pre" in train and "--resume" not in train
     assert fake.runs() == ["weighted", "plain", "gray", "pre", "shipped"]
     gray = next(c for c in fake.calls if c[0] == "run" and "gray" in c)
-    assert "--checkpoint" not in gray and gray[gray.index("--metrics") + 1] == "cpsnr,colorfulness"
+    assert "--checkpoint" not in gray and "--metrics" not in gray  # the suite's metrics
     rec = json.loads((project / "records" / "loss" / "weighted.json").read_text())
     assert rec["train"]["command"].startswith("colorbench train ccc --dataset shapes")
     assert rec["train"]["steps"] == 2 and rec["train"]["status"] == "ok" and rec["train"]["wall_s"] >= 0
@@ -144,6 +144,17 @@ def test_a_retrained_checkpoint_is_scored_again(project):
     assert fake.runs() == ["plain"]
 
 
+def test_an_edited_suite_file_is_scored_again(project):
+    (project / "suite.yaml").write_text("name: s\n", encoding="utf-8")
+    invoke(project, FakeColorbench(), "--only", "base")
+    fake = FakeColorbench()
+    invoke(project, fake, "--only", "base")
+    assert fake.runs() == []
+    (project / "suite.yaml").write_text("name: s\nversion: 2\n", encoding="utf-8")
+    invoke(project, fake, "--only", "base")
+    assert fake.runs() == ["pre", "shipped"]
+
+
 def test_a_failed_arm_is_recorded_and_the_others_go_on(project, capsys):
     fake = FakeColorbench(fail=("pre",))
     assert invoke(project, fake) == 1
@@ -172,7 +183,7 @@ def test_dry_run_prints_the_commands_and_writes_nothing(project, capsys):
     out = capsys.readouterr().out
     assert fake.calls == [] and not (project / "page.md").exists() and not (project / "runs").exists()
     assert "colorbench train gan --dataset shapes --split train --seed 7 --steps 1 --out runs/base/pre" in out
-    assert "colorbench run --models gan --benchmark suite.yaml --metrics cpsnr --out runs/base/eval --name shipped" in out
+    assert "colorbench run --models gan --benchmark suite.yaml --out runs/base/eval --name shipped" in out
 
 
 def test_page_only_renders_from_results_without_running_anything(project):
@@ -215,3 +226,9 @@ def test_an_arm_trained_earlier_by_hand_is_picked_up_with_a_note(project):
     rec = json.loads((project / "records" / "base" / "pre.json").read_text())
     assert rec["train"]["note"].startswith("trained before this record was written")
     assert rec["commit"] == rec["train"]["commit"] and "uncommitted_changes" in rec["train"]
+
+
+def test_a_claim_metric_the_suite_does_not_score_fails_that_claim_clearly(project, capsys):
+    assert invoke(project, FakeColorbench(metrics=("cpsnr",)), "--only", "loss") == 1  # oracle's by: colorfulness
+    assert "no colorfulness column: the claim's suite does not score it" in capsys.readouterr().err
+    assert not (project / "results" / "loss.csv").exists()

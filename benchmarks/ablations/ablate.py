@@ -6,7 +6,7 @@ write the records and per-image results, and render leaderboards/ablations.md.
     .venv/bin/python benchmarks/ablations/ablate.py --page-only
 
 Everything resumes: an arm whose directory already holds its checkpoint is resumed (a
-finished one costs only start-up), an evaluation already finished with the same command and
+finished one costs only start-up), an evaluation already finished with the same command, suite file and
 checkpoint is not redone. A failed arm is recorded, the others go on, and the exit status is 1.
 See benchmarks/ablations/README.md.
 """
@@ -61,8 +61,11 @@ def run_claims(engine: Engine, chosen: list[claims_file.Claim], meta: dict) -> N
         for arm in claim.arms.values():
             if arm.derived:
                 continue
-            engine.evaluate(claim, arm, metrics)
-            rows += results.from_run(engine.layout.eval_dir(claim.name, arm.name), arm, metrics)
+            engine.evaluate(claim, arm)
+            try:
+                rows += results.from_run(engine.layout.eval_dir(claim.name, arm.name), arm, metrics)
+            except ColorbenchError as exc:
+                engine.failed[f"{arm.key}:results"] = str(exc)
         if not engine.dry_run and rows:
             path = engine.layout.results / f"{claim.name}.csv"
             results.write(path, results.with_derived(claim, rows, higher), claim.metrics)

@@ -20,8 +20,13 @@ Row = dict[str, object]  # dataset, image_id, arm: str; metric ids: float | None
 
 
 def from_run(run_dir: Path, arm: Arm, metrics: list[str]) -> list[Row]:
-    """The arm's scored images in its run directory (failed images left out)."""
-    _, rows = read_rows(run_dir / "per_image.csv")
+    """The arm's scored images in its run directory (failed images left out); a metric the
+    run did not score is one ColorbenchError (the suite lacks it)."""
+    header, rows = read_rows(run_dir / "per_image.csv")
+    missing = [m for m in metrics if header and m not in header]
+    if missing:
+        raise ColorbenchError(f"{run_dir / 'per_image.csv'}: no {', '.join(missing)} column: the claim's suite "
+                              "does not score it; add it to the suite's metrics")
     return [{"dataset": r["dataset"], "image_id": r["image_id"], "arm": arm.name,
              **{m: parse_value(r.get(m, "")) for m in metrics}}
             for r in rows if r["model"] == arm.model and r.get("status") != "failed"]

@@ -106,15 +106,15 @@ def train_command(claims: Claims, arm: Arm, layout: Layout, out_dirs: dict[str, 
     return cmd + ["--resume"] * (out / "checkpoint.pt").is_file()
 
 
-def eval_command(claims: Claims, claim: Claim, arm: Arm, layout: Layout, out_dirs: dict[str, str],
-                 metrics: list[str]) -> list[str]:
-    """``colorbench run`` of one model arm on the claim's suite (resumed in the same run directory)."""
+def eval_command(claims: Claims, claim: Claim, arm: Arm, layout: Layout, out_dirs: dict[str, str]) -> list[str]:
+    """``colorbench run`` of one model arm on the claim's suite, with the suite's metrics (a
+    subset would clash with its metric options), resumed in the same run directory."""
     cmd = ["colorbench", "run", "--models", arm.model]
     checkpoint = out_dirs[arm.key] if arm.train is not None else arm.checkpoint
     if checkpoint:
         cmd += ["--checkpoint", f"{arm.model}={substitute(checkpoint, out_dirs)}"]
     cmd += [*(substitute(a, out_dirs) for a in arm.run), "--benchmark", suite_arg(claims, claim, layout),
-            "--metrics", ",".join(metrics), "--out", layout.rel(layout.eval_parent(claim.name)),
+            "--out", layout.rel(layout.eval_parent(claim.name)),
             "--name", arm.name, "--resume", "--quiet"]
     return cmd
 
@@ -231,18 +231,19 @@ class Engine:
             self.progress(f"{arm.key}: trained ({entry['steps']} steps, {entry['wall_s']:.0f} s)")
         self._record(arm, "train", entry)
 
-    def evaluate(self, claim: Claim, arm: Arm, metrics: list[str]) -> None:
+    def evaluate(self, claim: Claim, arm: Arm) -> None:
         """Score one model arm on the claim's suite, unless the same evaluation already finished."""
         blocked = self._blocked(arm) or (self.failed.get(arm.key) and "its training failed")
         if blocked:
             self.failed.setdefault(f"{arm.key}:eval", blocked)
             self.progress(f"{arm.key}: not evaluated ({blocked})")
             return
-        cmd = eval_command(self.claims, claim, arm, self.layout, self.out_dirs, metrics)
+        cmd = eval_command(self.claims, claim, arm, self.layout, self.out_dirs)
         checkpoint = sha256(self.layout.train_dir(arm) / "checkpoint.pt") if arm.train is not None else None
         stamp = self.layout.eval_parent(claim.name) / f"{arm.name}.done.json"
-        done = read_json(stamp)
-        if not self.dry_run and done == {"command": shlex.join(cmd), "checkpoint_sha256": checkpoint}:
+        suite = self.claims.path.parent / claim.suite
+        state = {"command": shlex.join(cmd), "checkpoint_sha256": checkpoint, "suite_sha256": sha256(suite)}
+        if not self.dry_run and read_json(stamp) == state:
             self.progress(f"{arm.key}: already evaluated")
             return
         self.progress(f"{arm.key}: evaluating")
@@ -251,6 +252,6 @@ class Engine:
             self.failed[f"{arm.key}:eval"] = entry["error"]
             self.progress(f"{arm.key}: evaluation FAILED ({entry['error']})")
         elif entry["status"] == "ok":
-            write_json(stamp, {"command": entry["command"], "checkpoint_sha256": checkpoint})
+            write_json(stamp, state)
             self.progress(f"{arm.key}: evaluated ({entry['wall_s']:.0f} s)")
         self._record(arm, "eval", entry)
