@@ -144,6 +144,18 @@ def test_a_retrained_checkpoint_is_scored_again(project):
     assert fake.runs() == ["plain"]
 
 
+def test_an_arm_scoring_a_retrained_reference_is_scored_again(project):
+    text = (project / "claims.yaml").read_text().replace("shipped: {model: gan}", 'shipped: {model: gan, checkpoint: "@base/pre"}')
+    (project / "claims.yaml").write_text(text, encoding="utf-8")
+    invoke(project, FakeColorbench(), "--only", "base")
+    (project / "runs" / "base" / "pre" / "checkpoint.pt").write_bytes(b"retrained")
+    fake = FakeColorbench()
+    invoke(project, fake, "--only", "base")
+    assert fake.runs() == ["pre", "shipped"]
+    shipped = next(c for c in fake.calls if c[0] == "run" and "shipped" in c)
+    assert shipped[shipped.index("--checkpoint") + 1] == "gan=runs/base/pre"
+
+
 def test_an_edited_suite_file_is_scored_again(project):
     (project / "suite.yaml").write_text("name: s\n", encoding="utf-8")
     invoke(project, FakeColorbench(), "--only", "base")

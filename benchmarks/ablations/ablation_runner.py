@@ -197,7 +197,8 @@ class Engine:
         rec[stage] = entry
         rec["commit"] = rec.get("train", entry).get("commit")  # the code the arm was trained (else scored) with
         config = read_json(self.layout.train_dir(arm) / "config.json") if arm.train is not None else {}
-        rec["machine"] = machine(config.get("threads"))
+        entry["machine"] = machine(config.get("threads"))
+        rec["machine"] = rec.get("train", entry).get("machine")
         write_json(path, rec)
 
     def train(self, arm: Arm) -> None:
@@ -239,10 +240,11 @@ class Engine:
             self.progress(f"{arm.key}: not evaluated ({blocked})")
             return
         cmd = eval_command(self.claims, claim, arm, self.layout, self.out_dirs)
-        checkpoint = sha256(self.layout.train_dir(arm) / "checkpoint.pt") if arm.train is not None else None
+        used = [arm.key] * (arm.train is not None) + arm.refs()  # its own and every referenced checkpoint
+        checkpoints = {k: sha256(self.layout.train_dir(self.claims.arm(k, arm.key)) / "checkpoint.pt") for k in used}
         stamp = self.layout.eval_parent(claim.name) / f"{arm.name}.done.json"
         suite = self.claims.path.parent / claim.suite
-        state = {"command": shlex.join(cmd), "checkpoint_sha256": checkpoint, "suite_sha256": sha256(suite)}
+        state = {"command": shlex.join(cmd), "checkpoints_sha256": checkpoints, "suite_sha256": sha256(suite)}
         if not self.dry_run and read_json(stamp) == state:
             self.progress(f"{arm.key}: already evaluated")
             return
