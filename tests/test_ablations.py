@@ -202,6 +202,11 @@ def test_page_shows_arms_p_values_verdict_and_power(tmp_path):
     assert "| d | MSE ↓ | without | 0.0000 | 0.0000 | 30 | no difference observed |" in text
     assert "`colorbench train ccc` | 2 | `abcdef1234` |" in text and "| 1:15 |" in text
     assert "## b" in text and "Not run yet" in text.split("## b", 1)[1]
+    assert "| without | (no record yet) |" in text
+    assert "**Verdict rule.** Each comparison cell is one (dataset, metric, other arm); oracle arms" in text
+    text_b = page.render(c, {"b": rows_of("base", {"i": 1.0}, "cpsnr") + rows_of("shipped", {"i": 2.0}, "cpsnr")},
+                         {}, meta)
+    assert "| shipped | (not trained: scores @a/with) |" in text_b
 
 
 def test_gpu_needs_sum_up_the_comparisons_left_open(tmp_path):

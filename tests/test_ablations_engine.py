@@ -72,7 +72,7 @@ class FakeColorbench:
         model, run_dir = opt["--models"], cwd / opt["--out"] / opt["--name"]
         run_dir.mkdir(parents=True, exist_ok=True)
         metrics = self.metrics
-        bonus = {"ccc": 2.0, "gan": 1.0, "gray": 0.0}[model] + len(opt.get("--checkpoint", "")) % 3
+        bonus = {"ccc": 2.0, "gan": 1.0, "gray": 0.0}[model] + len(opt.get("--checkpoint", "")) / 10
         with open(run_dir / "per_image.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow([*FIXED_COLUMNS, *metrics])
@@ -120,7 +120,11 @@ def test_first_invocation_trains_in_dependency_order_and_writes_everything(proje
     with open(project / "results" / "loss.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["dataset", "image_id", "arm", "cpsnr"]
-    assert [r["arm"] for r in rows].count("best") == 6
+    assert [r["arm"] for r in rows] == [a for a in ("weighted", "plain", "gray", "best") for _ in range(6)]
+    value = {(r["arm"], r["image_id"]): float(r["cpsnr"]) for r in rows}
+    assert len({value[("weighted", "img1")], value[("plain", "img1")]}) == 2  # the arms differ ...
+    for i in range(6):  # ... and the oracle (by colorfulness, which rises with cpsnr here) takes the better
+        assert value[("best", f"img{i}")] == max(value[("weighted", f"img{i}")], value[("plain", f"img{i}")])
     assert "## loss" in (project / "page.md").read_text() and "## base" in (project / "page.md").read_text()
 
 

@@ -89,7 +89,7 @@ def needs(claim: Claim, cells: list[st.Comparison], meta: Meta) -> list[str]:
         d = magnitude_decimals(abs(c.effect)) if c.effect else 4
         need = c.n_needed
         lines.append(f"| {md(c.dataset)} | {head(meta, c.metric)} | {md(c.other)} | {number(c.effect, d)} | "
-                     f"{number(c.sd, d)} | {c.n} | {need if need is not None else 'no difference observed'} |")
+                     f"{number(c.sd, d)} | {c.n} | {f'{need:,}' if need is not None else 'no difference observed'} |")
     return lines
 
 
@@ -109,7 +109,12 @@ def records_table(claim: Claim, records: Mapping[str, Mapping[str, Any]]) -> lis
             continue
         rec = records.get(arm.name, {})
         train, ev, mach = rec.get("train", {}), rec.get("eval", {}), rec.get("machine", {})
-        cmd = f"`{md(train['command'])}`" if train.get("command") else "(not trained: existing weights)"
+        if train.get("command"):
+            cmd = f"`{md(train['command'])}`"
+        elif arm.train is not None:
+            cmd = "(no record yet)"
+        else:
+            cmd = f"(not trained: scores {md(arm.checkpoint) if arm.checkpoint else 'the model’s own weights'})"
         if train.get("status") == "failed":
             cmd += f" **failed**: {md(train.get('error', ''))}"
         where = (f"{md(mach.get('cpu', '?'))}, {mach.get('cores', '?')} cores, torch {md(mach.get('torch', '?'))}"

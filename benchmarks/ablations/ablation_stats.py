@@ -110,4 +110,5 @@ def verdict(cells: list[Comparison]) -> str:
 
 def rule_text() -> str:
     """The verdict rule as the page states it."""
-    return __doc__.split("Verdict rule (the page prints it): ", 1)[1].strip().replace("\n", " ")
+    text = __doc__.split("Verdict rule (the page prints it): ", 1)[1].strip().replace("\n", " ")
+    return text[0].upper() + text[1:]
