@@ -90,6 +90,19 @@ def test_lab_to_rgb8_equals_quantized_lab_to_rgb_bit_for_bit() -> None:
     assert {0, 255} <= set(fast.unique().tolist())  # clipping was exercised
 
 
+def test_whole_batch_passes_as_on_a_gpu_give_the_per_image_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    from colorbench.color import lab as lab_module
+    from colorbench.color import rgb8_to_lab
+
+    g = torch.Generator().manual_seed(4)
+    rgb = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8, generator=g)
+    L, ab = torch.rand(3, 1, 32, 32, generator=g) * 100, torch.randn(3, 2, 32, 32, generator=g) * 40
+    per_image = rgb8_to_lab(rgb), lab_to_rgb8(L, ab)
+    monkeypatch.setattr(lab_module, "_per_call", lambda n, device: n)  # what a CUDA device gets
+    whole = rgb8_to_lab(rgb), lab_to_rgb8(L, ab)
+    assert torch.equal(whole[0], per_image[0]) and torch.equal(whole[1], per_image[1])
+
+
 def test_lab_to_rgb_without_clip_leaves_out_of_gamut_values() -> None:
     lab = torch.tensor([50.0, 100.0, -100.0], dtype=torch.float64).view(1, 3, 1, 1)
     raw = lab_to_rgb(lab, clip=False)
