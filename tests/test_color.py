@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from skimage import color as skcolor
 
-from colorbench.color import join_lab, lab_to_rgb, quantize, rgb_to_lab
+from colorbench.color import join_lab, lab_to_rgb, lab_to_rgb8, quantize, rgb_to_lab
 
 CHUNK = 1 << 20  # 1M colours per chunk: 16 chunks cover the cube
 
@@ -74,6 +74,33 @@ def test_lab_to_rgb_matches_skimage_including_out_of_gamut() -> None:
     np.testing.assert_allclose(ours, ref, atol=1e-9)
     ours32 = from_image(lab_to_rgb(as_image(lab).float())).astype(np.float64)
     np.testing.assert_allclose(ours32, ref, atol=2e-5)
+
+
+def test_lab_to_rgb8_equals_quantized_lab_to_rgb_bit_for_bit() -> None:
+    # the fast uint8 path (protocol.rebuild) against the composed float path, on dark, mid
+    # and out-of-gamut colours (both branches of f⁻¹ and of the sRGB curve, clipping)
+    g = torch.Generator().manual_seed(3)
+    L = torch.rand(4, 1, 64, 64, generator=g) * 100
+    L[0] *= 0.05  # near black: the linear branches
+    ab = torch.randn(4, 2, 64, 64, generator=g) * torch.tensor([5.0, 30.0, 80.0, 200.0]).view(4, 1, 1, 1)
+    fast = lab_to_rgb8(L, ab)
+    assert fast.dtype == torch.uint8 and fast.shape == (4, 3, 64, 64)
+    assert torch.equal(fast, quantize(lab_to_rgb(join_lab(L, ab))))
+    assert torch.equal(lab_to_rgb8(L[2:3], ab[2:3])[0], fast[2])  # independent of the batch
+    assert {0, 255} <= set(fast.unique().tolist())  # clipping was exercised
+
+
+def test_whole_batch_passes_as_on_a_gpu_give_the_per_image_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    from colorbench.color import lab as lab_module
+    from colorbench.color import rgb8_to_lab
+
+    g = torch.Generator().manual_seed(4)
+    rgb = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8, generator=g)
+    L, ab = torch.rand(3, 1, 32, 32, generator=g) * 100, torch.randn(3, 2, 32, 32, generator=g) * 40
+    per_image = rgb8_to_lab(rgb), lab_to_rgb8(L, ab)
+    monkeypatch.setattr(lab_module, "_per_call", lambda n, device: n)  # what a CUDA device gets
+    whole = rgb8_to_lab(rgb), lab_to_rgb8(L, ab)
+    assert torch.equal(whole[0], per_image[0]) and torch.equal(whole[1], per_image[1])
 
 
 def test_lab_to_rgb_without_clip_leaves_out_of_gamut_values() -> None:

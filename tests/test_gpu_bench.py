@@ -191,7 +191,12 @@ def test_smoke_run_on_the_cpu_passes_every_step_with_sane_figures(tmp_path: Path
     report = json.loads((out / "gpu_check.json").read_text())
     steps = {s["name"]: s for s in report["steps"]}
     assert res.returncode == 0, [f"{s['name']}: {s['detail']}" for s in report["steps"] if s["status"] != "pass"]
-    assert all(s["status"] == "pass" for s in steps.values()) and len(steps) == 14
+    assert all(s["status"] == "pass" for s in steps.values()) and len(steps) == 15
+    decoded = steps["decode"]["data"]["rows"]  # the same code with torchvision's CPU decoder
+    assert [r["dataset"] for r in decoded] == ["imagenet-sample", "cbsd68"]
+    assert [r["images"] for r in decoded] == [6, 4]  # --limit 6 in the smoke run; the fake cbsd68 has 4
+    assert all(r["cpu_images_per_s"] > 0 and r["device_images_per_s"] > 0 and r["max_level_diff"] <= 2 for r in decoded)
+    assert "--decode-device cuda" in (out / "perf.md").read_text()
     shipped = steps["eval-device"]["data"]["summary"]
     assert len(shipped) == 21 and all(r["n"] >= 1 and 5 < r["cpsnr"] < 60 for r in shipped)
     for name in ("parity-cpu", "parity-strict", "torchrun"):  # the same arithmetic on the CPU

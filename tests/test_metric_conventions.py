@@ -74,6 +74,23 @@ def test_ssim_skimage_equals_skimage_default() -> None:
         _skimage(thin, thin[::-1].copy(), win=5), abs=1e-9)
 
 
+def test_window_stats_are_exact_integer_window_sums() -> None:
+    from colorbench_metrics_pixel.structural import window_stats
+
+    g = torch.Generator().manual_seed(5)
+    x, y = (torch.randint(0, 256, (20, 23), dtype=torch.uint8, generator=g) for _ in range(2))
+    x[:8, :8] = 255  # the largest sums
+    y[:8, :8] = 255
+    xi, yi = x.to(torch.int64), y.to(torch.int64)
+    want = [v.unfold(0, 7, 1).unfold(1, 9, 1).sum((-1, -2)) for v in (xi, yi, xi * xi + yi * yi, xi * yi)]
+    got = window_stats(x, y, 7, 9)
+    assert all(w.shape == (14, 15) for w in got)
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == torch.float64 and torch.equal(a.to(torch.int64), b)
+    with pytest.raises(ValueError, match="129"):
+        window_stats(x, y, 10, 13)
+
+
 def test_ssim_skimage_refuses_images_below_three_pixels() -> None:
     from colorbench_metrics_pixel.ssim_uniform import ssim_skimage
 

@@ -8,6 +8,7 @@ stops the others; every subprocess gets what is left of the deadline):
 
   env            versions, the device, bf16 support, the bundled packages import, no plugin fails
   eval-device    the cpu-real suite (held-out splits, weight-free metrics) x the shipped models
+  decode         run's input pipeline on the bundled JPEGs: CPU workers vs --decode-device (decode_bench.py)
   parity-cpu     the same on the CPU (--parity-limit images per dataset): per-image metrics
                  within the DEFAULT tolerance of the device's (check_parity.py)
   parity-strict  the device again with TF32 off (no_tf32.py; autocast is off in fp32):
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     plan: list[tuple[str, Any, tuple[Any, ...]]] = [
         ("env", check_steps.env, ()),
         ("eval-device", check_steps.eval_device, ()),
+        ("decode", check_steps.decode, ()),
         ("parity-cpu", check_steps.parity_cpu, ()),
         ("parity-strict", check_steps.parity_strict, ()),
         ("eval-bf16", check_steps.eval_bf16, ()),

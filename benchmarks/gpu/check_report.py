@@ -109,6 +109,18 @@ bash benchmarks/gpu/run.sh OUT              # on the GPU machine, offline
 """
 
 
+def decode_section(check: Check) -> str:
+    """perf.md's table of the decode step (empty when it did not run)."""
+    data = check.shared.get("decode")
+    if not data:
+        return ""
+    from decode_bench import table
+
+    return (f"\n## Decoding on the GPU (`--decode-device cuda`, benchmarks/gpu/decode_bench.py)\n\n"
+            f"run's input pipeline (decode, crop + resize, L*) on the bundled JPEGs, {data['device']}, best of the "
+            f"rounds:\n\n" + "\n".join(table(data["rows"], data["workers"])) + "\n")
+
+
 def write(check: Check, failed: list[str]) -> None:
     from colorbench.results.files import atomic_write_text, write_json
 
@@ -121,7 +133,7 @@ def write(check: Check, failed: list[str]) -> None:
     atomic_write_text(check.out / "README.md", readme(check, info, rows))
     atomic_write_text(check.out / "perf.md", f"## GPU training throughput ({info['device_name']}, benchmarks/gpu)\n\n"
                       f"`bash benchmarks/gpu/run.sh OUT` on commit {info['commit']}, torch {info['torch']}:\n\n"
-                      + "\n".join(training_table(rows)) + "\n")
+                      + "\n".join(training_table(rows)) + "\n" + decode_section(check))
     from rich.console import Console
     from rich.table import Table
 

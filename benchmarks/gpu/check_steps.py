@@ -113,6 +113,27 @@ def eval_device(check: Check) -> Outcome:
     return _evaluate(check, "shipped", suite_run(check, "shipped", check.device), 180, _reserve(check))
 
 
+def decode(check: Check) -> Outcome:
+    """images/s of CPU-worker decoding against --decode-device (decode_bench.py) on the
+    bundled JPEGs; passes when both paths prepare the same images without new failures."""
+    folders = [str(check.bundle / "data" / n) for n in ("imagenet-sample", "cbsd68") if (check.bundle / "data" / n).is_dir()]
+    out = check.work / "decode.json"
+    size = ["--limit", "6", "--rounds", "1", "--batch-size", "4", "--size", "64"] if check.smoke else ["--limit", "512"]
+    cmd = [sys.executable, str(Path(__file__).with_name("decode_bench.py")), *folders, "--device", check.device,
+           "--workers", str(check.args.workers), "--out", str(out), *size]
+    proc = check.sh("decode", cmd, check.timeout(90, _reserve(check)))
+    if proc.rc != 0 or not out.is_file():
+        return Outcome("fail", f"exit {proc.rc}; {proc.tail()}", {"seconds": proc.seconds})
+    data = json.loads(out.read_text())
+    check.shared["decode"] = data
+    rows = data["rows"]
+    worse = [r["dataset"] for r in rows if r["failed"]["device"] > r["failed"]["cpu"] or not r["images"]]
+    detail = "; ".join(f"{r['dataset']}: {r['cpu_images_per_s']:.0f} -> {r['device_images_per_s']:.0f} img/s "
+                       f"({r['ratio']:.2f}x), pixels within {r['max_level_diff']}" for r in rows)
+    return Outcome("fail" if worse or not rows else "pass", (f"failures only on the device: {worse}; " if worse else "")
+                   + detail, data)
+
+
 def _parity(check: Check, name: str, cmd: list[str], ref: str, tol: check_parity.Tolerance, cap: float) -> Outcome:
     ran = _evaluate(check, name, cmd, cap, _reserve(check))
     if ran.status != "pass":

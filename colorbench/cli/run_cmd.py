@@ -25,6 +25,7 @@ def run_command(
     skip_gray_gt: bool = typer.Option(None, "--skip-gray-gt", help="Leave out chroma-free ground truths (grayscale photos stored as RGB; the ctest10k convention); counted either way. \\[default: the suite's protocol, else off]"),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     precision: str = typer.Option("fp32", help="Autocast of the colorizers: fp32, bf16 or fp16 (recorded in run.json; part of the resume fingerprint)."),
+    decode_device: str = typer.Option("cpu", "--decode-device", help="cpu, or cuda: JPEG ground truths decoded on the run's GPU (nvJPEG) in the main process, the workers only read the files; other files and decode failures take the CPU path (needs --device cuda; part of the resume fingerprint)."),
     batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per batch. \\[default: 16]"),
     workers: int = typer.Option(None, help="DataLoader worker processes for decoding (default: min(2, CPUs))."),
     checkpoint: list[str] = typer.Option([], "--checkpoint", help="MODEL=PATH: a checkpoint file or a 'train --out' directory (repeatable)."),
@@ -104,7 +105,7 @@ def run_command(
         elif key in defaults:
             settings.setdefault(key, defaults[key])
     strict = strict or bool(settings.pop("strict", False))
-    cfg = RunConfig(**settings, device=device, precision=precision, data_root=data_root, out=str(out),
+    cfg = RunConfig(**settings, device=device, precision=precision, decode_device=decode_device, data_root=data_root, out=str(out),
                     name=name, resume=resume, strict=strict, fail_on_error=fail_on_error,
                     batch_timeout=batch_timeout)
     reporter = Reporter(quiet=quiet)

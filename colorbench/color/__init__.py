@@ -4,6 +4,7 @@ from colorbench.color.lab import (
     AB_SCALE,
     join_lab,
     lab_to_rgb,
+    lab_to_rgb8,
     lightness,
     linear_to_srgb,
     normalize_ab,
@@ -15,5 +16,5 @@ from colorbench.color.lab import (
     to_ab,
 )
 
-__all__ = ["AB_SCALE", "join_lab", "lab_to_rgb", "lightness", "linear_to_srgb", "normalize_L",
+__all__ = ["AB_SCALE", "join_lab", "lab_to_rgb", "lab_to_rgb8", "lightness", "linear_to_srgb", "normalize_L",
            "normalize_ab", "quantize", "rgb8_to_lab", "rgb_to_lab", "srgb_to_linear", "to_ab"]

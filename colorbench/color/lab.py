@@ -7,6 +7,8 @@ Tensors are channels-first: ``[..., 3, H, W]`` (``dim=-3``); pass ``dim`` for ot
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 # skimage.color.colorconv.xyz_from_rgb (sRGB primaries, D65)
@@ -42,8 +44,9 @@ def _float(x: torch.Tensor) -> torch.Tensor:
 def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
     """Undo the sRGB transfer curve. uint8 input uses an exact 256-entry table (fast);
     float input in [0, 1] is computed."""
-    if rgb.dtype == torch.uint8:
-        return torch.take(_linear_table(rgb.device), rgb.long())
+    if rgb.dtype == torch.uint8:  # index_select with int32 indices: ~2.5x faster than take(long)
+        flat = rgb.reshape(-1).to(torch.int32)
+        return _linear_table(rgb.device).index_select(0, flat).view(rgb.shape)
     return torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055).clamp_min(0) ** 2.4, rgb / 12.92)
 
 
@@ -59,9 +62,10 @@ def _linear_table(device: torch.device) -> torch.Tensor:
 
 
 def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
+    """Apply the sRGB transfer curve to linear light (float, unclipped)."""
     above = torch.sign(lin - 0.0031308).clamp_min(0.0)  # arithmetic branch (see _step)
     gamma = torch.exp(torch.log(lin.clamp_min(1e-12)) * (1 / 2.4)) * 1.055 - 0.055
-    return gamma * above + (12.92 * lin) * (1.0 - above)
+    return torch.lerp(12.92 * lin, gamma, above)  # exactly one branch (see _select)
 
 
 def rgb_to_lab(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
@@ -99,32 +103,37 @@ def _lab8_constants(device: torch.device, dtype: torch.dtype) -> tuple[torch.Ten
 def _lab8_one(rgb: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     table, rows = _lab8_constants(rgb.device, dtype)
     lin = table.index_select(0, rgb.reshape(-1).to(torch.int32)).view(rgb.shape)
-    r, g, b = lin.unbind(0)
+    r, g, b = lin.unbind(-3)
     f = []
     for m0, m1, m2 in rows:
         t = r * m0
         t.add_(g, alpha=m1).add_(b, alpha=m2)
-        cube = torch.exp(torch.log(t).mul_(1.0 / 3.0)) if dtype == torch.float32 else t.pow(1.0 / 3.0)
-        # where(t > ε, cube, linear) as arithmetic: bool tensors are slow on CPU
-        above = torch.sign(t - _EPS).clamp_min_(0.0)
-        f.append(cube.mul_(above).add_((t * _KAPPA + 16.0 / 116.0).mul_(1.0 - above)))
+        cube = torch.log(t).mul_(1.0 / 3.0).exp_() if dtype == torch.float32 else t.pow(1.0 / 3.0)
+        f.append(_select(torch.mul(t, _KAPPA).add_(16.0 / 116.0), cube, t, _EPS))  # where(t > ε, ...)
     fx, fy, fz = f
-    return torch.stack((fy * 116.0 - 16.0, (fx - fy).mul_(500.0), (fy - fz).mul_(200.0)))
+    return torch.stack((fy * 116.0 - 16.0, (fx - fy).mul_(500.0), (fy - fz).mul_(200.0)), -3)
+
+
+def _per_call(n: int, device: torch.device) -> int:
+    """Images per pass: one on the CPU (the working set stays in cache, and each image's
+    values are bit-identical whatever its batch), the whole batch elsewhere (one kernel
+    launch per op; every op is elementwise, so the values do not depend on the batch either)."""
+    return 1 if device.type == "cpu" else max(n, 1)
 
 
 def rgb8_to_lab(rgb: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Fast sRGB -> L*a*b* for uint8 images ``[..., 3, H, W]`` (not differentiable).
 
     Linearisation by an exact 256-entry table, XYZ by three multiply-adds, and (float32) the
-    cube root as exp(log(t)/3); computed image by image so the working set stays in cache
-    and every image gets bit-identical values whatever the batch. float32 agrees with the
+    cube root as exp(log(t)/3); image by image on the CPU (``_per_call``). float32 agrees with the
     float64 ``rgb_to_lab`` to < 1e-4 in L*, a*, b* (tested on all 8-bit colours)."""
     if rgb.dtype != torch.uint8 or rgb.dim() < 3 or rgb.shape[-3] != 3:
         raise ValueError(f"expected uint8 [..., 3, H, W], got {rgb.dtype} {tuple(rgb.shape)}")
     flat = rgb.reshape(-1, *rgb.shape[-3:])
     out = torch.empty(flat.shape, dtype=dtype, device=rgb.device)
-    for k in range(flat.shape[0]):
-        out[k] = _lab8_one(flat[k], dtype)
+    step = _per_call(flat.shape[0], rgb.device)
+    for k in range(0, flat.shape[0], step):
+        out[k : k + step] = _lab8_one(flat[k : k + step], dtype)
     return out.view(rgb.shape)
 
 
@@ -134,6 +143,13 @@ def _step(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x).clamp_min_(0.0)
 
 
+def _select(below: torch.Tensor, above: torch.Tensor, x: torch.Tensor, edge: float) -> torch.Tensor:
+    """``where(x > edge, above, below)`` in one float op: ``torch.lerp`` with a 0/1 weight
+    returns exactly one of its ends (start + 0·d, end − d·0) for finite values, which the
+    blend ``above·w + below·(1 − w)`` it replaces also did, in five ops."""
+    return torch.lerp(below, above, _step(x - edge))
+
+
 def lightness(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
     """L* only (keeps ``dim`` with size 1): cheaper than ``rgb_to_lab`` as L* needs only Y."""
     lin = srgb_to_linear(rgb) if rgb.dtype == torch.uint8 else srgb_to_linear(_float(rgb))
@@ -141,9 +157,8 @@ def lightness(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
     m0, m1, m2 = (v / _WHITE_D65[1] for v in _XYZ_FROM_RGB[1])
     y = r * m0
     y.add_(g, alpha=m1).add_(b, alpha=m2)
-    above = _step(y - _EPS)
-    cube = torch.exp(torch.log(y.clamp_min(1e-30)).mul_(1.0 / 3.0))
-    f = cube.mul_(above).add_((y * _KAPPA + 16.0 / 116.0).mul_(1.0 - above))
+    cube = torch.log(y.clamp_min(1e-30)).mul_(1.0 / 3.0).exp_()
+    f = _select(torch.mul(y, _KAPPA).add_(16.0 / 116.0), cube, y, _EPS)
     return f.mul_(116.0).sub_(16.0).unsqueeze(dim)
 
 
@@ -156,8 +171,18 @@ _RGB_FROM_XYZ = _rgb_from_xyz_rows()
 
 
 def _finv(f: torch.Tensor) -> torch.Tensor:
-    above = _step(f - _F_EPS)  # where(f > ε', f³, (f − 16/116)/κ) without bool tensors
-    return (f * f * f).mul_(above).add_(((f - 16.0 / 116.0) * (1.0 / _KAPPA)).mul_(1.0 - above))
+    """where(f > ε', f³, (f − 16/116)/κ) without bool tensors."""
+    return _select((f - 16.0 / 116.0) * (1.0 / _KAPPA), f * f * f, f, _F_EPS)
+
+
+def _lab_to_linear(L: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> Iterator[torch.Tensor]:
+    """Linear-light R, G, B (one at a time, unclipped) from the L*, a*, b* planes."""
+    fy = (L + 16.0) * (1.0 / 116.0)
+    tx = _finv(fy + a * (1.0 / 500.0)) * _WHITE_D65[0]
+    tz = _finv((fy - b * (1.0 / 200.0)).clamp_min(0.0)) * _WHITE_D65[2]  # skimage clips Z < 0
+    ty = _finv(fy)
+    for m0, m1, m2 in _RGB_FROM_XYZ:
+        yield tx * m0 + ty * m1 + tz * m2
 
 
 def lab_to_rgb(lab: torch.Tensor, dim: int = -3, clip: bool = True) -> torch.Tensor:
@@ -165,18 +190,24 @@ def lab_to_rgb(lab: torch.Tensor, dim: int = -3, clip: bool = True) -> torch.Ten
 
     Written channel by channel (no stacked intermediates) because this runs once per
     image in every evaluation."""
-    lab = _float(lab)
-    L, a, b = lab.unbind(dim)
-    fy = (L + 16.0) * (1.0 / 116.0)
-    tx = _finv(fy + a * (1.0 / 500.0)) * _WHITE_D65[0]
-    tz = _finv((fy - b * (1.0 / 200.0)).clamp_min(0.0)) * _WHITE_D65[2]  # skimage clips Z < 0
-    ty = _finv(fy)
-    channels = []
-    for m0, m1, m2 in _RGB_FROM_XYZ:
-        lin = tx * m0 + ty * m1 + tz * m2
-        channels.append(linear_to_srgb(lin))
-    rgb = torch.stack(channels, dim)
+    rgb = torch.stack([linear_to_srgb(lin) for lin in _lab_to_linear(*_float(lab).unbind(dim))], dim)
     return rgb.clamp_(0.0, 1.0) if clip else rgb
+
+
+def lab_to_rgb8(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """L* [B,1,H,W] + a*b* [B,2,H,W] -> uint8 sRGB [B,3,H,W] (not differentiable).
+
+    Bit-identical to ``quantize(lab_to_rgb(join_lab(L, ab)))`` for finite values, faster:
+    image by image on the CPU, the whole batch on a GPU (``_per_call``), no concatenated or
+    stacked intermediates, each channel quantized in place."""
+    out = torch.empty((L.shape[0], 3, *L.shape[2:]), dtype=torch.uint8, device=L.device)
+    step = _per_call(L.shape[0], L.device)
+    for k in range(0, L.shape[0], step):
+        a, b = ab[k : k + step].to(torch.float32).unbind(1)
+        for c, lin in enumerate(_lab_to_linear(L[k : k + step, 0].to(torch.float32), a, b)):
+            srgb = linear_to_srgb(lin).clamp_(0.0, 1.0).mul_(255.0).add_(0.5).floor_()
+            out[k : k + step, c].copy_(srgb.to(torch.int32))  # float -> int32 -> uint8: ~3x faster than -> uint8
+    return out
 
 
 def quantize(rgb: torch.Tensor) -> torch.Tensor:

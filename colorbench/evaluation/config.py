@@ -25,6 +25,7 @@ class RunConfig:
     skip_gray_gt: bool = False  # leave out chroma-free ground truths (the ctest10k convention)
     device: str = "auto"
     precision: str = "fp32"  # autocast of the colorizers: fp32, bf16 or fp16 (recorded, fingerprinted)
+    decode_device: str = "cpu"  # cuda: JPEG ground truths decoded on the run's GPU (device_decode.py)
     batch_size: int = 16
     workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     checkpoints: list[str] = field(default_factory=list)  # MODEL=PATH

@@ -67,10 +67,12 @@ def _one_thread(_: int) -> None:
 
 def make_loader(
     dataset: Dataset, indices: Sequence[int], *, size: int, mode: str, batch_size: int,
-    workers: int, pin_memory: bool = False,
+    workers: int, pin_memory: bool = False, items: type[ProtocolDataset] = ProtocolDataset,
 ) -> torch.utils.data.DataLoader[Item]:
+    """Batches (lists of Items) of ``dataset[indices]``, prepared by ``items`` in the workers
+    (``device_decode.JpegBytesDataset`` for ``--decode-device cuda``)."""
     return torch.utils.data.DataLoader(
-        ProtocolDataset(dataset, indices, size, mode),
+        items(dataset, indices, size, mode),
         batch_size=batch_size,
         shuffle=False,
         num_workers=workers,

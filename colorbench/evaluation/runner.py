@@ -25,6 +25,7 @@ from colorbench.evaluation.config import (
     save_mode,
     validate,
 )
+from colorbench.evaluation.device_decode import check_decode_device, device_loader
 from colorbench.evaluation.failures import ERRORS_LOG, Failure
 from colorbench.evaluation.fingerprint import run_protocol
 from colorbench.evaluation.loader import make_loader
@@ -76,6 +77,7 @@ class Runner:
         self.device = self.shard.device
         self.report = (reporter or Reporter()) if self.shard.is_main else Reporter(muted=True)
         self.precision = resolve_precision(config.precision, self.device)
+        check_decode_device(config.decode_device, self.device)
         self.errors: list[str] = []
         self.metrics, unavailable = resolve_metrics(regs, config.metrics, strict=config.strict)
         for line in unavailable_note(unavailable, requested=bool(config.metrics)):
@@ -241,6 +243,7 @@ class Runner:
             "seed": cfg.seed, "model": spec.name, "options": self.options.get(spec.name, {}),
             "checkpoint": checkpoint.sha256, "metrics": self.per_image_ids + self.dist_ids,
             "metric_options": self.metric_options, "device": self.device.type, "precision": self.precision,
+            **({"decode_device": "cuda"} if cfg.decode_device == "cuda" else {}),  # other pixels than Pillow's
             "skip_gray_gt": proto.skip_gray_gt, "metric_versions": {m: v.get("version", "1") for m, v in self.manifest.metrics.items()},
         }
         self._selected.update((ds_name, spec.name, i) for i in ids)
@@ -265,8 +268,9 @@ class Runner:
             return
         seed_everything(cfg.seed)
         mine = shard.part(indices)
-        loader = make_loader(dataset, mine, size=proto.size, mode=proto.resize, batch_size=cfg.batch_size,
-                             workers=cfg.workers, pin_memory=self.device.type == "cuda")
+        build = device_loader(self.device) if cfg.decode_device == "cuda" else make_loader  # --decode-device
+        loader = build(dataset, mine, size=proto.size, mode=proto.resize, batch_size=cfg.batch_size,
+                       workers=cfg.workers, pin_memory=self.device.type == "cuda")
         record = self.manifest.pairs.get(key) if shard.is_main else PairRecord()
         reference = reference_for({"dataset": ds_fingerprint, "split": proto.split, "size": proto.size,
                                    "resize": proto.resize}, [ids[k] for k in indices], sources)

@@ -4,17 +4,20 @@
 7x7 uniform window, sample covariance (N/(N-1), N = 49), K1 = 0.01, K2 = 0.03, the map
 cropped by (win-1)//2 on every border (so skimage's 'reflect' padding is never seen: the
 valid 7x7 box means are exactly what it averages), mean per channel, then over channels.
-Float64 throughout (as skimage), a few images at a time so the working set stays bounded.
+The window sums are exact (``structural.window_stats``: integers in float32), and the SSIM
+map is formed from them in float64 with the 1/n factors cancelled, image by image and
+channel by channel so the working set stays in cache; agrees with skimage's float64
+filters to ~1e-15.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from colorbench_metrics_pixel.structural import window_stats
 
 SKIMAGE_WIN = 7
 K1, K2 = 0.01, 0.03
-_CHUNK = 4  # images filtered together
 
 
 def skimage_window(height: int, width: int) -> int:
@@ -28,17 +31,25 @@ def skimage_window(height: int, width: int) -> int:
     return win
 
 
-def _ssim_chunk(x: torch.Tensor, y: torch.Tensor, win: int, data_range: float) -> torch.Tensor:
-    """Mean SSIM per image of x, y float64 [b, C, H, W] -> [b] (channel means averaged)."""
-    c = x.shape[1]
-    maps = torch.cat((x, y, x * x, y * y, x * y), 1)  # [b, 5C, H, W]
-    ux, uy, uxx, uyy, uxy = F.avg_pool2d(maps, win, stride=1).split(c, 1)
-    n = win * win
-    cov_norm = n / (n - 1.0)
-    vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
-    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return s.flatten(2).mean(2).mean(1)
+def _ssim_one(x: torch.Tensor, y: torch.Tensor, win: int, data_range: float) -> float:
+    """Mean SSIM of one image: x, y uint8 [C, H, W] (channel means averaged).
+
+    With window sums sx, sy, s(x²+y²), sxy over n = win² pixels, P = sx·sy, Q = sx² + sy²:
+    (2μxμy + C1)/(μx² + μy² + C1) = (2P + C1n²)/(Q + C1n²) and, with the sample covariance
+    n/(n-1), (2σxy + C2)/(σx² + σy² + C2) = (2(n·sxy − P) + C2') / (n·s(x²+y²) − Q + C2'),
+    C2' = C2·n(n-1); P, Q and the n· products are exact integers in float64."""
+    n = float(win * win)
+    c1 = (K1 * data_range) ** 2 * n * n
+    c2 = (K2 * data_range) ** 2 * n * (n - 1.0)
+    total = 0.0
+    for c in range(x.shape[0]):
+        sx, sy, sss, sxy = window_stats(x[c], y[c], win, win)
+        p = sx * sy
+        q = sx.mul_(sx).add_(sy.mul_(sy))
+        num = (p * 2.0 + c1).mul_(sxy.mul_(n).sub_(p).mul_(2.0).add_(c2))
+        den = (q + c1).mul_(sss.mul_(n).sub_(q).add_(c2))
+        total += float(num.div_(den).mean())
+    return total / x.shape[0]
 
 
 def ssim_skimage(pred: torch.Tensor, gt: torch.Tensor, data_range: float = 255.0) -> torch.Tensor:
@@ -46,6 +57,5 @@ def ssim_skimage(pred: torch.Tensor, gt: torch.Tensor, data_range: float = 255.0
     if pred.shape != gt.shape or pred.dim() != 4:
         raise ValueError(f"expected two [B, C, H, W] tensors of one shape, got {tuple(pred.shape)} and {tuple(gt.shape)}")
     win = skimage_window(pred.shape[2], pred.shape[3])
-    out = [_ssim_chunk(p.to(torch.float64), g.to(torch.float64), win, data_range)
-           for p, g in zip(pred.split(_CHUNK), gt.split(_CHUNK), strict=True)]
-    return torch.cat(out)
+    return torch.tensor([_ssim_one(pred[k], gt[k], win, data_range) for k in range(pred.shape[0])],
+                        dtype=torch.float64, device=pred.device)

@@ -135,6 +135,17 @@ def _window_sums(v: torch.Tensor, k: int, dim: int) -> torch.Tensor:
     return out
 
 
+def window_stats(x: torch.Tensor, y: torch.Tensor, kh: int, kw: int) -> tuple[torch.Tensor, ...]:
+    """Sums over every kh x kw window (valid positions) of x, y, x² + y² and xy for one
+    uint8 channel pair [H, W], as four float64 maps. Exact: with 8-bit data and windows of up
+    to 129 pixels every sum is an integer below 2^24, so the float32 adds never round."""
+    if kh * kw > 129:
+        raise ValueError(f"window {kh}x{kw} is larger than the 129 pixels whose sums are exact")
+    xf, yf = x.to(torch.float32), y.to(torch.float32)
+    maps = torch.stack((xf, yf, xf * xf + yf * yf, xf * yf))
+    return _window_sums(_window_sums(maps, kh, -2), kw, -1).to(torch.float64).unbind(0)
+
+
 def _uiqi_one(x: torch.Tensor, y: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
     """Mean UIQI of one image per channel: x, y uint8 [C, H, W] -> float64 [C].
 
@@ -145,9 +156,7 @@ def _uiqi_one(x: torch.Tensor, y: torch.Tensor, kh: int, kw: int) -> torch.Tenso
     n = float(kh * kw)
     q = torch.empty(x.shape[0], x.shape[1] - kh + 1, x.shape[2] - kw + 1, dtype=torch.float64, device=x.device)
     for c in range(x.shape[0]):  # channel by channel: the working set stays in cache
-        xf, yf = x[c].to(torch.float32), y[c].to(torch.float32)
-        maps = torch.stack((xf, yf, xf * xf + yf * yf, xf * yf))
-        sx, sy, sss, sxy = _window_sums(_window_sums(maps, kh, -2), kw, -1).to(torch.float64).unbind(0)
+        sx, sy, sss, sxy = window_stats(x[c], y[c], kh, kw)
         # n² times the window means/variances: exact integers (< 2^30) in float64
         mean_prod = sx * sy  # n²·μxμy
         mean_sq = sx.mul_(sx).add_(sy.mul_(sy))  # n²·(μx² + μy²)
