@@ -10,15 +10,11 @@ logs and records is what it would if it ran alone.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
-import torch
 
 from colorbench.evaluation.accumulator import Reference
 from colorbench.evaluation.batch import GroundTruths
@@ -33,30 +29,6 @@ from colorbench.results.manifest import PairRecord
 if TYPE_CHECKING:
     from colorbench.evaluation.batch_scorer import BatchScorer
     from colorbench.evaluation.sharding import Shard
-
-
-@dataclass
-class RngState:
-    """The python, numpy and torch (CPU and initialised CUDA devices) generator states."""
-
-    python: Any
-    numpy: Any
-    torch: torch.Tensor
-    cuda: list[torch.Tensor] | None
-
-    @classmethod
-    def capture(cls) -> RngState:
-        """The generators' states now."""
-        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-        return cls(random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda)
-
-    def restore(self) -> None:
-        """Put the generators back to this state."""
-        random.setstate(self.python)
-        np.random.set_state(self.numpy)
-        torch.set_rng_state(self.torch)
-        if self.cuda is not None:
-            torch.cuda.set_rng_state_all(self.cuda)
 
 
 @dataclass
@@ -97,18 +69,20 @@ class PairPass:
         self.processed = self.written = 0
         self.busy = 0.0  # seconds spent on this pair's own batches
         self.gray: list[str] = []
-        self.rng: RngState | None = None  # its own generators' state (several pairs in a pass)
+        self.rng: dict[str, Any] | None = None  # its own generators' state (several pairs in a pass)
 
     @contextmanager
     def _own_rng(self) -> Iterator[None]:
         if self.rng is None:
             yield
             return
-        self.rng.restore()
+        from colorbench.training.state import rng_state, set_rng_state
+
+        set_rng_state(self.rng)
         try:
             yield
         finally:
-            self.rng = RngState.capture()
+            self.rng = rng_state()
 
     def offer(self, items: Sequence[Item], positions: Iterable[int], shared: GroundTruths | None) -> None:
         """Take those of ``items`` (at loader ``positions``) this pair needs; score each full batch."""
@@ -181,8 +155,10 @@ def run_pass(pairs: Sequence[PairPass], loader: Iterable[list[Item]], reporter: 
     seconds spent waiting for the loader."""
     shared = GroundTruths() if len(pairs) > 1 else None
     batches = iter(loader)
-    if len(pairs) > 1:
-        start = RngState.capture()
+    if len(pairs) > 1:  # the training checkpoints' capture of every generator, reused
+        from colorbench.training.state import rng_state
+
+        start = rng_state()
         for pair in pairs:
             pair.rng = start
     wait, at = 0.0, 0
