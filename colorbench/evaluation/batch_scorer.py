@@ -1,8 +1,8 @@
 """The one batch scorer of ``run`` and ``score``: per batch of loader items, colorize L* and
 rebuild RGB from the ground-truth L* and the predicted a*b* (``run``; ``score`` reads the
 prediction from disk), score every per-image metric, save PNGs, feed the distribution
-accumulators and return one row per image; per pair, the loop over the loader, rows flushed
-per batch, failures logged and the distribution values computed.
+accumulators and return one row per image; ``score_pair`` runs one pair through
+``dataset_pass`` (rows flushed per batch, failures logged, the distribution values computed).
 
 An image that breaks its batch is isolated and recorded; a metric that fails marks only its
 own cells (``status`` ``partial``, ``failed_metrics`` and ``error`` name them)."""
