@@ -65,6 +65,15 @@ class Models:
         register(ColorizerSpec(name="broken", factory=_broken, description="fails to build"))
 
 
+@pytest.fixture(autouse=True)
+def _one_thread() -> Any:
+    """One torch thread: these tiny images gain nothing from a second one on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def loads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Every ``Dataset.load`` of the run's loaders, counted by image id."""
