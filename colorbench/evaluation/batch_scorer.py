@@ -1,8 +1,8 @@
 """The one batch scorer of ``run`` and ``score``: per batch of loader items, colorize L* and
 rebuild RGB from the ground-truth L* and the predicted a*b* (``run``; ``score`` reads the
 prediction from disk), score every per-image metric, save PNGs, feed the distribution
-accumulators and return one row per image; per pair, the loop over the loader, rows flushed
-per batch, failures logged and the distribution values computed.
+accumulators and return one row per image; ``score_pair`` runs one pair through
+``dataset_pass`` (rows flushed per batch, failures logged, the distribution values computed).
 
 An image that breaks its batch is isolated and recorded; a metric that fails marks only its
 own cells (``status`` ``partial``, ``failed_metrics`` and ``error`` name them)."""
@@ -19,12 +19,12 @@ import torch
 from colorbench.device import autocast
 from colorbench.errors import ColorbenchError, ResultWriteError
 from colorbench.evaluation.accumulator import Reference
-from colorbench.evaluation.batch import MetricBatch
+from colorbench.evaluation.batch import GroundTruths, MetricBatch
+from colorbench.evaluation.dataset_pass import PairPass, run_pass
 from colorbench.evaluation.failures import ErrorLog, Failure
-from colorbench.evaluation.fingerprint import merge_gray
 from colorbench.evaluation.images import save_png
 from colorbench.evaluation.loader import Item, group_by_shape
-from colorbench.evaluation.metricset import MetricSet
+from colorbench.evaluation.metricset import MetricSet, PairState
 from colorbench.evaluation.protocol import rebuild
 from colorbench.evaluation.watchdog import BatchTimeout, call_with_timeout
 from colorbench.evaluation.worker_metrics import score_items
@@ -84,53 +84,33 @@ class BatchScorer:
                    spec: ColorizerSpec | None = None, colorizer: Any = None,
                    skip: Collection[str] = (), sources: Mapping[str, str] | None = None,
                    shard: Shard | None = None, reference: Reference | None = None) -> list[Failure]:
-        """Every batch of one (dataset, model) pair: rows of images not in ``skip`` written
-        (with their ``sources``), failures logged and shown, ``record`` given images/s and
-        the distribution values (``reference``: the pair's ground-truth side, the same on
-        every rank, for the accumulators). Returns the distribution metrics that failed.
-        Under torchrun (``shard``) the batches are this rank's block: rank 0 merges the other
-        ranks' accumulators and counts before computing; the other ranks return [] then."""
-        key = f"{base['dataset']}/{base['model']}"
-        self.metric_set.start_pair(reference)
-        t0, processed, written, gray = time.perf_counter(), 0, 0, []
-        with reporter.progress(key + (shard.label if shard else ""), total) as advance:
-            for items in batches:
-                gray += [it.id for it in items if it.gray]
-                if self.skip_gray_gt:
-                    advance(sum(it.gray for it in items))
-                    items = [it for it in items if not it.gray]
-                rows, failures = self.process(base, items, spec, colorizer)
-                rows = [{**r, "source": (sources or {}).get(r["image_id"])} for r in rows if r["image_id"] not in skip]
-                writer.append(rows)
-                self.errors.add(key, [f for f in failures if f.image_id not in skip])
-                processed, written = processed + len(items), written + len(rows)
-                advance(len(items))
-        elapsed = time.perf_counter() - t0
-        if shard is not None:
-            processed, written, elapsed, gray = shard.gather_pair(self.metric_set, self.errors, key,
-                                                                  processed, written, elapsed, gray)
-            if not shard.is_main:
-                return []
-        record.gray_gt = merge_gray(record.gray_gt, gray, self.skip_gray_gt)
-        record.images_per_s = processed / elapsed if elapsed > 0 else None
-        set_failures = self.metric_set.finish(record, reporter.warn)
-        self.errors.add(key, set_failures, count=False)
-        for line in self.errors.pair_lines(key, written):
-            reporter.warn(line)
-        return set_failures
+        """Every batch of one (dataset, model) pair (a ``PairPass`` alone in its pass): rows of
+        images not in ``skip`` written (with their ``sources``), failures logged and shown,
+        ``record`` given images/s and the distribution values (``reference``: the pair's
+        ground-truth side, the same on every rank, for the accumulators). Returns the
+        distribution metrics that failed. Under torchrun (``shard``) the batches are this
+        rank's block: rank 0 merges the other ranks' accumulators and counts before
+        computing; the other ranks return [] then."""
+        pair = PairPass(self, base, record, writer, spec=spec, colorizer=colorizer, skip=skip,
+                        sources=sources, reference=reference)
+        wait = run_pass([pair], batches, reporter, pair.key + (shard.label if shard else ""), total)
+        return pair.finish(reporter, wait, shard)
 
     # -------------------------------------------------------------- one batch
     def process(self, base: Mapping[str, str], items: list[Item], spec: ColorizerSpec | None = None,
-                colorizer: Any = None) -> tuple[Rows, list[Failure]]:
+                colorizer: Any = None, state: PairState | None = None,
+                shared: GroundTruths | None = None) -> tuple[Rows, list[Failure]]:
         """Rows (in item order) and failures of one batch; ``spec``/``colorizer`` None: the
-        items carry their predictions (``score``)."""
+        items carry their predictions (``score``). ``state``: the pair's accumulators
+        (default the metric set's ``current``); ``shared``: ground truths shared with the
+        other models of a pass."""
         rows: Rows = []
         failures = [Failure(it.id, it.error, trace=it.trace) for it in items if it.error is not None]
         rows += [_failed_row(base, f) for f in failures]
         good = [it for it in items if it.error is None]
         for group in group_by_shape(good):
             try:
-                done = self._score_group(base, group, spec, colorizer)
+                done = self._score_group(base, group, spec, colorizer, state, shared)
             except ResultWriteError:  # the run directory, not the image: stop the run
                 raise
             except BatchTimeout as exc:  # retrying image by image would wait once per image
@@ -149,7 +129,7 @@ class BatchScorer:
             if done is None:
                 done = ([], [])
                 for it in group:
-                    more = self.process(base, [it], spec, colorizer)
+                    more = self.process(base, [it], spec, colorizer, state, shared)
                     done[0].extend(more[0])
                     done[1].extend(more[1])
             rows += done[0]
@@ -158,9 +138,14 @@ class BatchScorer:
         return sorted(rows, key=lambda r: order[r["image_id"]]), failures
 
     def _score_group(self, base: Mapping[str, str], group: list[Item], spec: ColorizerSpec | None,
-                     colorizer: Any) -> tuple[Rows, list[Failure]]:
+                     colorizer: Any, state: PairState | None,
+                     shared: GroundTruths | None) -> tuple[Rows, list[Failure]]:
         dev, ids = self.device, [it.id for it in group]
-        gt = torch.stack([it.rgb for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
+
+        def stack_gt() -> torch.Tensor:
+            return torch.stack([it.rgb for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
+
+        gt, gt_side = shared.get(ids, stack_gt) if shared is not None else (stack_gt(), None)
         seconds, info = None, {}
         if spec is None:
             pred = torch.stack([it.pred for it in group]).to(dev, non_blocking=True)  # type: ignore[misc]
@@ -172,7 +157,7 @@ class BatchScorer:
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             seconds = (time.perf_counter() - t0) / len(group)
-        batch = MetricBatch(pred=pred, gt=gt, ids=ids)
+        batch = MetricBatch(pred=pred, gt=gt, ids=ids, gt_side=gt_side)
         values, failed = score_items(self.metric_set, batch, group)  # with what the workers computed
         if self.save_dir is not None and spec is not None:
             self._save(base["dataset"], spec.name, ids, pred, gt)
@@ -188,7 +173,7 @@ class BatchScorer:
                 row[col] = vals[k] if vals is not None else None
             rows.append(row)
             failures += cells.values()
-        self.metric_set.feed(batch)  # last: nothing after it can fail the group (no double feed)
+        self.metric_set.feed(batch, state)  # last: nothing after it can fail the group (no double feed)
         return rows, failures
 
     def _save(self, dataset: str, model: str, ids: list[str], pred: torch.Tensor, gt: torch.Tensor) -> None:

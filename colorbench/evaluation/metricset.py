@@ -8,8 +8,10 @@ it cannot be built). The other metrics of the image count.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -20,7 +22,7 @@ from colorbench.evaluation.failures import Failure, one_line
 from colorbench.plugin.options import with_defaults
 from colorbench.plugin.specs import MetricSpec
 
-__all__ = ["MetricSet", "one_line"]
+__all__ = ["MetricSet", "PairState", "one_line"]
 SET = "(set)"  # Failure.image_id of a distribution metric's failure
 
 
@@ -28,8 +30,18 @@ class ShapeError(ValueError):
     """A per-image metric returned other than one value per image."""
 
 
+@dataclass
+class PairState:
+    """One (dataset, model) pair's distribution accumulators by metric id and the
+    distribution metrics that failed in it (``MetricSet.start_pair`` makes one)."""
+
+    accumulators: dict[str, Any] = field(default_factory=dict)
+    pair_failures: dict[str, Failure] = field(default_factory=dict)
+
+
 class MetricSet:
-    """Per-image metric functions and distribution accumulators, each built once per run."""
+    """Per-image metric functions and distribution accumulators, each built once per run;
+    the accumulators' state is per pair (``PairState``)."""
 
     def __init__(self, specs: Sequence[MetricSpec], device: Any = "cpu",
                  options: Mapping[str, Mapping[str, Any]] | None = None):
@@ -41,9 +53,9 @@ class MetricSet:
         self.per_image = [s for s in self.specs if s.kind == "per_image"]
         self.distribution = [s for s in self.specs if s.kind == "distribution"]
         self._fns: dict[str, Any] = {}
-        self._accs: dict[str, Any] | None = None  # built on the first pair that needs them
+        self._protos: dict[str, Any] | None = None  # accumulators, built on the first pair
         self._broken: dict[str, Failure] = {}  # accumulators that could not be built
-        self.pair_failures: dict[str, Failure] = {}  # distribution metrics failed in this pair
+        self.current = PairState()  # the pair that ``feed``/``finish`` use by default
 
     @property
     def per_image_ids(self) -> list[str]:
@@ -55,8 +67,13 @@ class MetricSet:
 
     @property
     def accumulators(self) -> dict[str, Any]:
-        """The pair's built distribution accumulators by metric id."""
-        return self._accs or {}
+        """The ``current`` pair's built distribution accumulators by metric id."""
+        return self.current.accumulators
+
+    @property
+    def pair_failures(self) -> dict[str, Failure]:
+        """The distribution metrics failed in the ``current`` pair."""
+        return self.current.pair_failures
 
     def metadata(self) -> dict[str, dict[str, Any]]:
         return {m.name: {"display_name": m.display_name, "higher_is_better": m.higher_is_better,
@@ -127,66 +144,80 @@ class MetricSet:
         return out
 
     # --------------------------------------------------------- distribution
-    def start_pair(self, reference: Reference | None = None) -> None:
-        """Reset every accumulator for a new (dataset, model) pair (building them on the
-        first call; an accumulator that is not an ``Accumulator`` is built anew instead) and
-        give it the pair's ``reference`` (``Accumulator.set_reference``)."""
-        if self._accs is None:
-            self._accs = {}
+    def start_pair(self, reference: Reference | None = None) -> PairState:
+        """A fresh ``PairState`` for a new (dataset, model) pair, also made ``current``: each
+        accumulator is built once per run and every pair gets a shallow copy of it, reset
+        (its own state, the same network), so several pairs can be fed side by side; an
+        accumulator that is not an ``Accumulator`` is built anew for every pair after the
+        first. Each is given the pair's ``reference`` (``Accumulator.set_reference``)."""
+        first = self._protos is None
+        if self._protos is None:
+            self._protos = {}
             for spec in self.distribution:
                 self._build(spec)
-        else:
-            for spec in self.distribution:
-                acc = self._accs.get(spec.name)
-                if isinstance(acc, Accumulator):
-                    acc.reset()
-                elif spec.name not in self._broken:
-                    self._build(spec)
-        self.pair_failures = dict(self._broken)
-        for mid, acc in (self._accs or {}).items():
+        state = PairState()
+        for spec in self.distribution:
+            acc = self._protos.get(spec.name)
+            if isinstance(acc, Accumulator):
+                acc = copy.copy(acc)
+                acc.reset()
+            elif not first and spec.name not in self._broken:
+                self._build(spec)
+                acc = self._protos.get(spec.name)
+            if acc is not None:
+                state.accumulators[spec.name] = acc
+        state.pair_failures = dict(self._broken)
+        for mid, acc in state.accumulators.items():
             if isinstance(acc, Accumulator):
                 try:
                     acc.set_reference(reference)
                 except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
-                    self.pair_failures[mid] = Failure.of(SET, exc, mid)
+                    state.pair_failures[mid] = Failure.of(SET, exc, mid)
+        self.current = state
+        return state
 
     def _build(self, spec: MetricSpec) -> None:
-        assert self._accs is not None
+        assert self._protos is not None
         try:
-            self._accs[spec.name] = spec.build(device=self.device, **self.options[spec.name])
+            self._protos[spec.name] = spec.build(device=self.device, **self.options[spec.name])
         except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
             self._broken[spec.name] = Failure.of(SET, exc, spec.name)
-            self._accs.pop(spec.name, None)
+            self._protos.pop(spec.name, None)
 
-    def feed(self, batch: MetricBatch) -> None:
-        """``update`` every accumulator of the pair that has not failed yet."""
-        for mid, acc in (self._accs or {}).items():
-            if mid in self.pair_failures:
+    def feed(self, batch: MetricBatch, state: PairState | None = None) -> None:
+        """``update`` every accumulator of the pair (``state``, default ``current``) that
+        has not failed yet."""
+        state = state or self.current
+        for mid, acc in state.accumulators.items():
+            if mid in state.pair_failures:
                 continue
             try:
                 acc.update(batch)
             except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
-                self.pair_failures[mid] = Failure.of(SET, exc, mid)
+                state.pair_failures[mid] = Failure.of(SET, exc, mid)
 
-    def finish(self, record: Any, warn: Any) -> list[Failure]:
-        """Store each accumulator's ``compute()`` in ``record.values`` (and, for specs that
-        declare ``provides_info``, its ``info()`` in ``record.info``); ``info()["warnings"]``
-        lines go to ``warn``. Returns one Failure per distribution metric that failed."""
+    def finish(self, record: Any, warn: Any, state: PairState | None = None) -> list[Failure]:
+        """Store each accumulator's ``compute()`` of the pair (``state``, default
+        ``current``) in ``record.values`` (and, for specs that declare ``provides_info``, its
+        ``info()`` in ``record.info``); ``info()["warnings"]`` lines go to ``warn``. Returns
+        one Failure per distribution metric that failed."""
+        state = state or self.current
+        failures = state.pair_failures
         for spec in self.distribution:
             mid = spec.name
             record.values.pop(mid, None)
             record.info.pop(mid, None)
-            acc = (self._accs or {}).get(mid)
-            if mid in self.pair_failures or acc is None:
+            acc = state.accumulators.get(mid)
+            if mid in failures or acc is None:
                 continue
             try:
                 record.values[mid] = float(acc.compute())
             except (Exception, SystemExit) as exc:  # a plugin's sys.exit() is its failure
-                self.pair_failures[mid] = Failure.of(SET, exc, mid)
+                failures[mid] = Failure.of(SET, exc, mid)
                 continue
             info = acc.info() if spec.provides_info else None
             if info:
                 record.info[mid] = info
                 for line in info.get("warnings", []):
                     warn(f"metric {mid}: {line}")
-        return [self.pair_failures[s.name] for s in self.distribution if s.name in self.pair_failures]
+        return [failures[s.name] for s in self.distribution if s.name in failures]

@@ -1,4 +1,5 @@
-"""The run engine: every (dataset, model) pair through the protocol, rows written per batch."""
+"""The run engine: every (dataset, model) pair through the protocol, one pass over each dataset
+for all its pairs (``dataset_pass``), rows written per batch."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from colorbench.evaluation.config import (
     save_mode,
     validate,
 )
+from colorbench.evaluation.dataset_pass import PairPass, PlannedPair, pass_label, run_pass
 from colorbench.evaluation.device_decode import check_decode_device, device_loader
 from colorbench.evaluation.failures import ERRORS_LOG, Failure
 from colorbench.evaluation.fingerprint import run_protocol
@@ -57,8 +59,9 @@ __all__ = ["RunConfig", "RunResult", "Runner", "capabilities"]
 
 
 class Runner:
-    """Orchestrates a run: every (dataset, model) pair through the batch scorer, resume
-    (fingerprints, changed images) and the manifest; ``run()`` returns the RunResult."""
+    """Orchestrates a run: per dataset, every model's pair planned (resume: fingerprints,
+    changed images), then one pass over the images that some pair needs through the batch
+    scorer, and the manifest; ``run()`` returns the RunResult."""
 
     def __init__(self, config: RunConfig, regs: Registries, reporter: Reporter | None = None,
                  sharded: bool = True):
@@ -104,7 +107,6 @@ class Runner:
         self._selected: set[tuple[str, str, str]] = set()  # keys this invocation covers
         self._pairs_run: list[str] = []
 
-    # ----------------------------------------------------------------- set-up
     def _run_dir(self) -> Path:
         return self._dir
 
@@ -114,7 +116,6 @@ class Runner:
                 self.regs, spec.name, checkpoint, self.device, self.options.get(spec.name, {}))
         return self._colorizers[spec.name]
 
-    # -------------------------------------------------------------------- run
     def run(self) -> RunResult:
         """Run every (dataset, model) pair. On the CPU with decoding workers, the main
         process uses the cores the workers leave free (oversubscribed cores cost more than
@@ -179,11 +180,14 @@ class Runner:
             n = len(ids) if proto.limit is None else min(proto.limit, len(ids))
             fingerprint = {**ds.fingerprint, "options": self.options.get(ds.spec.name, {}),
                            "root": resolved_root(ds.root(cfg.data_root))}
+            planned = []
             for spec in self.models:
                 order.update({(ds.name, spec.name, i): (pair_no, k) for k, i in enumerate(ids[:n])})
                 pair_no += 1
-                self._run_pair(ds.name, fingerprint, proto, dataset, ids[:n], spec, writer, columns)
-                self._save()
+                planned.append(self._plan_pair(ds.name, fingerprint, proto, dataset, ids[:n], spec, writer))
+            self._save()
+            self._run_dataset(ds.name, proto, dataset, [p for p in planned if p is not None], writer, columns)
+            self._save()
         self.shard.barrier()  # every rank's rows and error log are on disk
         if not self.shard.is_main:
             return RunResult(run_dir, [], self.errors, [])
@@ -202,8 +206,6 @@ class Runner:
         write_summary(run_dir / "summary.csv", summary, metric_meta)
         manifest.write(run_dir)
         from colorbench.reporting.leaderboard import write_run_leaderboards
-
-
         boards = write_run_leaderboards(run_dir, cfg.reported)
         return RunResult(run_dir, summary, self.errors, boards,
                          failed_images=sum(r.get("status") == "failed" for r in rows),
@@ -223,10 +225,10 @@ class Runner:
             self._fail(f"dataset {ds.name!r} failed to load: {type(exc).__name__}: {exc}")
         return None
 
-    # ------------------------------------------------------------ one pair
-    def _run_pair(self, ds_name: str, ds_fingerprint: dict[str, Any], proto: Protocol, dataset: Dataset,
-                  ids: list[str], spec: ColorizerSpec, writer: results.PerImageWriter | None,
-                  columns: list[str]) -> None:
+    def _plan_pair(self, ds_name: str, ds_fingerprint: dict[str, Any], proto: Protocol, dataset: Dataset,
+                   ids: list[str], spec: ColorizerSpec, writer: results.PerImageWriter | None) -> PlannedPair | None:
+        """Resolve the pair's checkpoint, plan what is left (resume), build its colorizer;
+        None when there is nothing to do or the pair failed."""
         cfg, shard = self.cfg, self.shard
         key = f"{ds_name}/{spec.name}"
         try:
@@ -235,7 +237,7 @@ class Runner:
             self.resolved[spec.name] = checkpoint
         except ColorbenchError as exc:
             self._fail(f"{key}: {exc}")
-            return
+            return None
         if checkpoint.sha256:
             self.manifest.checkpoints[spec.name] = checkpoint.record()
         fingerprint = {
@@ -254,8 +256,7 @@ class Runner:
         if shard.is_main:  # what the leaderboard compares
             self.manifest.pairs[key].protocol = run_protocol(ds_name, ids, self.manifest.metrics, ds_fingerprint, proto)
         if plan is None:
-            return
-        indices, done = plan
+            return None
         failure = None
         try:
             colorizer = self._colorizer(spec, checkpoint)
@@ -265,22 +266,35 @@ class Runner:
         if error is not None:  # a model that fails on one rank fails the pair on every rank
             self._fail(f"{key}: {error}")
             self.scorer.errors.add(key, [failure or Failure("(model)", error)], count=False)
-            return
-        seed_everything(cfg.seed)
-        mine = shard.part(indices)
-        build = device_loader(self.device) if cfg.decode_device == "cuda" else make_loader  # --decode-device
-        loader = build(dataset, mine, size=proto.size, mode=proto.resize, batch_size=cfg.batch_size,
-                       workers=cfg.workers, pin_memory=self.device.type == "cuda")
-        record = self.manifest.pairs.get(key) if shard.is_main else PairRecord()
+            return None
+        indices, done = plan
         reference = reference_for({"dataset": ds_fingerprint, "split": proto.split, "size": proto.size,
                                    "resize": proto.resize}, [ids[k] for k in indices], sources)
+        return PlannedPair(spec, colorizer, shard.part(indices), done, sources, reference,
+                           self.manifest.pairs[key] if shard.is_main else PairRecord())
+
+    def _run_dataset(self, ds_name: str, proto: Protocol, dataset: Dataset, planned: list[PlannedPair],
+                     writer: results.PerImageWriter | None, columns: list[str]) -> None:
+        """One pass over ``dataset`` for every planned pair: each image that this rank's part of
+        some pair needs is decoded, resized and converted once and offered to all of them."""
+        if not planned:
+            return
+        cfg, shard, needed = self.cfg, self.shard, sorted({k for p in planned for k in p.mine})
+        seed_everything(cfg.seed)
+        build = device_loader(self.device) if cfg.decode_device == "cuda" else make_loader  # --decode-device
+        loader = build(dataset, needed, size=proto.size, mode=proto.resize, batch_size=cfg.batch_size,
+                       workers=cfg.workers, pin_memory=self.device.type == "cuda")
         self.scorer.skip_gray_gt = proto.skip_gray_gt  # chroma-free ground truths: counted, maybe left out
-        with shard.writer(writer, columns, ds_name, spec.name) as rows_out:
-            failed = self.scorer.score_pair({"dataset": ds_name, "model": spec.name}, record, loader,
-                                            rows_out, self.report, len(mine), spec=spec, colorizer=colorizer,
-                                            skip=set(done), sources=sources, shard=shard, reference=reference)
+        with ExitStack() as files:
+            passes = [PairPass(self.scorer, {"dataset": ds_name, "model": p.spec.name}, p.record,
+                               files.enter_context(shard.writer(writer, columns, ds_name, p.spec.name)),
+                               spec=p.spec, colorizer=p.colorizer, skip=set(p.done), sources=p.sources,
+                               reference=p.reference, wanted=p.mine, batch_size=cfg.batch_size) for p in planned]
+            wait = run_pass(passes, loader, self.report, pass_label(passes) + shard.label, len(needed), needed)
+            failed = [(pair, pair.finish(self.report, wait, shard)) for pair in passes]
         shard.barrier()  # the ranks' shard files are closed: rank 0 folds them in
-        if writer is not None:
-            shard.fold(writer, (ds_name, spec.name))
-        for f in failed:
-            self._fail(f"{key}: metric {f.metric} failed: {f.message}")
+        for pair, failures in failed:
+            if writer is not None:
+                shard.fold(writer, (ds_name, pair.base["model"]))
+            for f in failures:
+                self._fail(f"{pair.key}: metric {f.metric} failed: {f.message}")

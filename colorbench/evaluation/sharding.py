@@ -29,7 +29,7 @@ from colorbench import distributed
 from colorbench.errors import ColorbenchError
 from colorbench.evaluation.accumulator import Accumulator
 from colorbench.evaluation.failures import ERRORS_LOG, ErrorLog, Failure
-from colorbench.evaluation.metricset import SET, MetricSet
+from colorbench.evaluation.metricset import SET, MetricSet, PairState
 from colorbench.results.files import PerImageWriter, read_rows
 
 SHARD_DIR = "shards"
@@ -140,9 +140,10 @@ class Shard:
         distributed.barrier(self.info)
 
     # ----------------------------------------------------------- set metrics
-    def gather_pair(self, metric_set: MetricSet, errors: ErrorLog, key: str, processed: int,
+    def gather_pair(self, metric_set: PairState | MetricSet, errors: ErrorLog, key: str, processed: int,
                     written: int, elapsed: float, gray: list[str]) -> tuple[int, int, float, list[str]]:
-        """Send rank 0 this rank's accumulator states, set-metric failures and failure counts
+        """Send rank 0 this rank's accumulator states (of the pair's ``PairState``, or of a
+        metric set's current pair), set-metric failures and failure counts
         of pair ``key``; rank 0 merges them (in rank order) into its own. Returns the pair's
         totals over ranks: images processed, rows written, the slowest rank's seconds and the
         chroma-free ground truths' ids."""
@@ -167,7 +168,7 @@ class Shard:
                 [i for g in gathered for i in g["gray"]])  # type: ignore[index]
 
     @staticmethod
-    def _merge(metric_set: MetricSet, errors: ErrorLog, key: str, other: dict[str, Any]) -> None:
+    def _merge(metric_set: PairState | MetricSet, errors: ErrorLog, key: str, other: dict[str, Any]) -> None:
         for mid, failure in other["failures"].items():
             metric_set.pair_failures.setdefault(mid, failure)
         for mid, acc in metric_set.accumulators.items():

@@ -19,7 +19,7 @@ def _cf_of(which: str, absolute: bool) -> Callable[[Any], Any]:
     def get(b: Any) -> Any:
         from colorbench_metrics_color.functional import colorfulness
 
-        key = f"colorfulness{'' if absolute else '_hs'}_{which}"
+        key = f"{which}_colorfulness{'' if absolute else '_hs'}"  # gt_*: shared by the models
         return b.cached(key, lambda: colorfulness(getattr(b, which), absolute=absolute))
     return get
 

@@ -213,8 +213,8 @@ class FidelityAccumulator(Accumulator):
                               f"{dim}-d; recomputing it from the ground truths and overwriting the file")
             self.cached = None
         self.pred.add(pred, keep)
-        if self.published is None and self.cached is None:
-            self.gt.add(self._features(batch.gt), keep)
+        if self.published is None and self.cached is None:  # gt_*: shared by the models of one pass
+            self.gt.add(batch.cached(f"gt_features_{id(self.net)}", lambda: self._features(batch.gt)), keep)
 
     def _reference(self) -> FeatureStats | Stored:
         """The reference of this pair, recording which one in ``self.used``."""
