@@ -91,19 +91,25 @@ TEST_OVERRIDES: dict[str, Any] = {"size": 32, "scale": 36, "width": 0.125, "batc
 
 
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None, semantic_maps: str = "",
-           maps: str = "predicted", inference_size: int = -1, chroma_gain: float = 1.0, **_: Any) -> Any:
+           maps: str = "predicted", inference_size: int = -1, chroma_gain: float = 1.0, exact_maps: str = "",
+           registries: Any = None, **_: Any) -> Any:
     """``checkpoint``: resolved and verified by the core factory (the ``weights`` option picks
-    the shipped file: the spec's weight_tags)."""
+    the shipped file: the spec's weight_tags); ``registries``: for ``exact_maps``' dataset."""
     import torch
 
     from colorbench_semantic.colorizer import SemanticColorizer, load_networks
 
     device = torch.device(device)
     nets = load_networks(checkpoint, device)
+    given = None
+    if exact_maps:
+        from colorbench_semantic.exact_maps import dataset_maps
+
+        given = dataset_maps(registries, exact_maps)
     size = int(nets["config"].get("size", 0)) if inference_size < 0 else inference_size
     return SemanticColorizer(nets["segmenter"], nets["colorizer"], nets["config"], device, nets["classes"],
                              labeler=nets["labeler"], semantic_maps=semantic_maps or None, maps=maps, size=size,
-                             chroma_gain=chroma_gain)
+                             chroma_gain=chroma_gain, exact_maps=given)
 
 
 def _train(ctx: Any) -> None:
@@ -128,6 +134,8 @@ def register_colorizers(register: Any) -> None:
                  Option("weights", str, "photos", "shipped weights without --checkpoint: photos (pseudo-label "
                         "maps, imagenet-sample) or shapes (exact maps, synthetic shapes)",
                         choices=("photos", "shapes")),
+                 Option("exact_maps", str, "", "DATASET[:SPLIT[:KEY=VALUE...]]: that dataset's own maps "
+                        "replace GridNet's, matched by image id (e.g. shapes:test; the exact-map evaluation)"),
                  Option("chroma_gain", float, 1.0, "multiply the predicted a*b* by this factor (1: the "
                         "paper's output; >1 counters the Huber regression's desaturation, see the model card)"),
                  Option("inference_size", int, -1,
@@ -141,5 +149,6 @@ def register_colorizers(register: Any) -> None:
         extra_columns=("semantic_map",),
         provides_info=True,
         saves_maps=True,
+        composite=True,  # exact_maps builds a dataset plugin through the registries
         weight_tags={"photos": WEIGHTS, "shapes": SHAPES_WEIGHTS},
     ))
