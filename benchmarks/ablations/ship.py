@@ -1,6 +1,7 @@
 """Export the ablation arms named in claims.yaml's ``ship:`` section as the shipped weights.
 
-    python benchmarks/ablations/ship.py [--claims benchmarks/ablations/claims.yaml] [--runs runs/ablations] [--dry-run]
+    python benchmarks/ablations/ship.py [--claims benchmarks/ablations/claims.yaml] [--runs runs/ablations]
+        [--only ccc,gan,router] [--dry-run]
 
 Each entry ``MODEL[.TAG]: "@CLAIM/ARM"`` exports ``runs/ablations/CLAIM/ARM/checkpoint.pt``
 with the model plugin's own export (optimizer, scheduler and RNG states dropped; float16
@@ -69,9 +70,15 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--claims", default="benchmarks/ablations/claims.yaml")
     p.add_argument("--runs", default="runs/ablations")
+    p.add_argument("--only", default="", help="comma-separated ship: keys (default: all; a router needs its members with it)")
     p.add_argument("--dry-run", action="store_true", help="print what would be exported, write nothing")
     args = p.parse_args(argv)
     ship = (yaml.safe_load(Path(args.claims).read_text()) or {}).get("ship") or {}
+    only = [k for k in args.only.split(",") if k]
+    unknown = sorted(set(only) - set(ship))
+    if unknown:
+        raise ColorbenchError(f"--only {','.join(unknown)}: not in ship: (choose from {', '.join(ship)})")
+    ship = {k: v for k, v in ship.items() if not only or k in only}
     regs = manager.load()
     shipped: dict[str, tuple[Path, str]] = {}  # model -> (arm dir, new sha256)
     for key in sorted(ship, key=lambda k: k.startswith("router")):  # routers last: their members first

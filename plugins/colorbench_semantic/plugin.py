@@ -19,31 +19,30 @@ SHAPES_FILE = "semantic_tiny_shapes.pt"
 WEIGHTS = Weights(  # (b): real photos, pseudo-label maps; the default for `run`
     name="semantic.tiny_imagenet_sample_pseudo",
     file=PHOTOS_FILE,
-    sha256="18d7e879a5c5b88d1517bc2ec5056e8c5fbe82c51ea9c820ef7f56b96e4720af",
+    sha256="5a7f6445c9fca7e4e1fd90242a79edcc24a97db0bd88ff28832743ed67024449",
     licence="MIT (weights); trained on ImageNet images: non-commercial research use",
     training=(
-        "colorbench train semantic --dataset ../shared/data/imagenet-sample --config tiny --steps 750 "
-        "--set seg_steps=250 --set labels=pseudo --set threads=1 --set save_every=50 --out runs/sem-photos, "
-        "stopped after step 100 and resumed with --resume --steps 500 --set seg_steps=150 --set batch_size=8 "
-        "(steps 1-150 GridNet on 8 pseudo-label classes, 151-500 colorizer); python -m "
-        "colorbench_semantic.colorizer runs/sem-photos/checkpoint.pt semantic_tiny_imagenet_sample_pseudo.pt "
-        "--half (train split of the seeded hash split, 767 images; 23 min on 2 heavily shared CPU cores; "
-        "see docs/models/semantic.md)"
+        "colorbench train semantic --dataset ../shared/data/imagenet-sample --split train --seed 0 --config tiny "
+        "--steps 400 --set labels=pseudo --set instance_norm=true --set threads=1 "
+        "--out runs/ablations/semantic-instance-norm-photos/instance-norm && python benchmarks/ablations/ship.py "
+        "--only semantic.photos (the arm semantic-instance-norm-photos/instance-norm of "
+        "benchmarks/ablations/claims.yaml: steps 1-200 GridNet on 8 pseudo-label classes, 201-400 colorizer; "
+        "train split, 767 images; 11 min 15 s on 2 CPU cores shared with other jobs; see docs/models/semantic.md)"
     ),
     path=HERE / PHOTOS_FILE,
 )
 SHAPES_WEIGHTS = Weights(  # (a): the synthetic shapes set with its exact maps (learning demo)
     name="semantic.tiny_shapes",
     file=SHAPES_FILE,
-    sha256="c2c3b9961dcb8e92088c110106ffd7cdd4280463c5e1293cefd077f73d265e1d",
+    sha256="552a9482e62458aeebd26ddece3770ed1aa0b7e41fc65d1f7fa0da9094cafd48",
     licence="MIT (weights); synthetic training data",
     training=(
-        "colorbench train semantic --dataset shapes --config tiny --steps 450 --set seg_steps=150 "
-        "--set threads=1 --set save_every=50 --out runs/sem-shapes, stopped after step 100 and resumed with "
-        "--resume --steps 350 --set seg_steps=150 --set batch_size=8 (steps 1-150 GridNet on the exact maps, "
-        "151-350 colorizer on the exact maps); python -m colorbench_semantic.colorizer "
-        "runs/sem-shapes/checkpoint.pt semantic_tiny_shapes.pt --half (shapes train split, 256 images; "
-        "22 min on 2 heavily shared CPU cores; see docs/models/semantic.md)"
+        "colorbench train semantic --dataset shapes --split train --seed 0 --config tiny --steps 400 "
+        "--set instance_norm=true --set threads=1 --out runs/ablations/semantic-instance-norm-shapes/instance-norm "
+        "&& python benchmarks/ablations/ship.py --only semantic.shapes (the arm "
+        "semantic-instance-norm-shapes/instance-norm of benchmarks/ablations/claims.yaml: steps 1-200 GridNet on "
+        "the exact maps, 201-400 colorizer on the exact maps; shapes train split, 256 images; 11 min 3 s on 2 CPU "
+        "cores shared with other jobs; see docs/models/semantic.md)"
     ),
     path=HERE / SHAPES_FILE,
 )
