@@ -128,3 +128,20 @@ def load_colorizer(checkpoint: str | Path, device: torch.device, **kwargs: Any) 
     net = build_net(config, classes.n)
     net.load_state_dict(state["model"])
     return CCCColorizer(net, classes, config["input_size"], device, **kwargs)
+
+
+def export(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
+    """Inference weights: model + class set + config + step + training-data record (no
+    optimizer, scheduler or RNG states); ``half`` stores float16 tensors."""
+    from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    model = {k: (v.half() if half and v.is_floating_point() else v) for k, v in state["model"].items()}
+    return save_checkpoint({"model": model, "classes": state["classes"], "config": state["config"],
+                            "step": state["step"], "training_data": state.get("training_data")}, out)
+
+
+if __name__ == "__main__":
+    from colorbench.models.checkpoints import export_cli
+
+    export_cli(export, "python -m colorbench_ccc.model TRAIN_CHECKPOINT OUT.pt [--half]")

@@ -18,13 +18,14 @@ WEIGHTS_FILE = "gan_tiny_imagenet_sample.pt"
 WEIGHTS = Weights(
     name="gan.tiny_imagenet_sample",
     file=WEIGHTS_FILE,
-    sha256="c3265c0bc454da18a38f648eec9514c2f5ead0432354f42dba45975af9b0d6b2",
+    sha256="75497b35226ebf174c02b2b16921db9520fd3c5d892f7d1858520467eb75bd05",
     licence="MIT (weights); trained on ImageNet images: non-commercial research use",
     training=(
-        "colorbench train gan --dataset ../shared/data/imagenet-sample --config tiny --steps 3200 "
-        "--set threads=1 --out runs/gan-tiny-imagenet && python -m colorbench_gan.colorizer "
-        "runs/gan-tiny-imagenet/checkpoint.pt gan_tiny_imagenet_sample.pt --half "
-        "(train split of the seeded hash split, 767 images; 20 min 39 s on 2 shared CPU cores; see docs/models/gan.md)"
+        "colorbench train gan --dataset ../shared/data/imagenet-sample --split train --seed 0 --config tiny "
+        "--steps 1000 --set phase=both --set pretrain_steps=500 --set threads=1 "
+        "--out runs/ablations/gan-adversarial/l1-adversarial && python benchmarks/ablations/ship.py --only gan "
+        "(the arm gan-adversarial/l1-adversarial of benchmarks/ablations/claims.yaml; train split, 767 images; "
+        "12 min 12 s on 2 CPU cores shared with other jobs; generator only, float16; see docs/models/gan.md)"
     ),
     path=HERE / WEIGHTS_FILE,
 )

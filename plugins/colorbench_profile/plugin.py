@@ -14,13 +14,14 @@ WEIGHTS_FILE = "profile_tiny_imagenet_sample.pt"
 WEIGHTS = Weights(
     name="profile.tiny_imagenet_sample",
     file=WEIGHTS_FILE,
-    sha256="e8b1a214c47a868851f880d233de0941c63e02dfc41f362dcb3a194fc4fcc9b4",
+    sha256="708b7cb156eed6e2e2cae9fe03410518d37350c9147d5e2f087067889364177d",
     licence="MIT (weights); trained on ImageNet images: non-commercial research use",
     training=(
-        "colorbench train profile --dataset ../shared/data/imagenet-sample --split train --config tiny "
-        "--steps 2400 --set threads=1 --out runs/profile-tiny-imagenet && python -m colorbench_profile.colorizer "
-        "runs/profile-tiny-imagenet/checkpoint.pt profile_tiny_imagenet_sample.pt --half "
-        "(train split of the seeded hash split, 767 images; 24 min 51 s on 2 shared CPU cores; "
+        "colorbench train profile --dataset ../shared/data/imagenet-sample --split train --seed 0 --config tiny "
+        "--steps 600 --set mse_blend=0.65 --set threads=1 --out runs/ablations/profile-rarity-weight/rarity-blend "
+        "&& python benchmarks/ablations/ship.py --only profile (the arm profile-rarity-weight/rarity-blend of "
+        "benchmarks/ablations/claims.yaml; train split, 767 images; predictor 90 steps, then profiles of 240, 222, "
+        "199, 106 images for 160, 148, 132, 70 steps; 16 min 45 s on 2 CPU cores shared with other jobs; "
         "see docs/models/profile.md)"
     ),
     path=HERE / WEIGHTS_FILE,

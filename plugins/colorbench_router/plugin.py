@@ -19,15 +19,16 @@ WEIGHTS_FILE = "router_ccc_gan_imagenet_sample.pt"
 WEIGHTS = Weights(
     name="router.ccc_gan_imagenet_sample",
     file=WEIGHTS_FILE,
-    sha256="cbac706d970356b4dc1a7d3f5a89a3e72786ba0c75a5d9397cf21280b6ccb38b",
+    sha256="5ebc25be67c22b4efe85f0c36d07f43f2068c06c83765504fb3edb3fdde4b0af",
     licence="MIT (weights); trained on ImageNet images: non-commercial research use",
     training=(
-        "colorbench train router --dataset ../shared/data/imagenet-sample --config tiny "
-        "--set pool=ccc,gan --set threads=1 --out runs/router-ship && python -m "
-        "colorbench_router.colorizer runs/router-ship/checkpoint.pt router_ccc_gan_imagenet_sample.pt --half "
-        "(labels from the val split of the seeded hash split, 111 images neither shipped member was trained on, "
-        "labelled by the shipped ccc and gan weights; 70/20/10 = 78/22/11; 46 s on 2 shared CPU cores, "
-        "18 s of it labelling; see docs/models/router.md)"
+        "colorbench train router --dataset ../shared/data/imagenet-sample --split train --seed 0 --config tiny "
+        "--set pool=ccc,gan --set member_checkpoints=ccc=runs/ablations/ccc-class-weighted-loss/weighted,"
+        "gan=runs/ablations/gan-adversarial/l1-adversarial --set threads=1 --out runs/ablations/router-choice/router "
+        "&& python benchmarks/ablations/ship.py --only ccc,gan,router (the arm router-choice/router of "
+        "benchmarks/ablations/claims.yaml; members rewritten to the shipped ccc and gan files, exported from those "
+        "arms; labels from the val split, 111 images neither member was trained on: ccc best on 71, gan on 40; "
+        "70/20/10 = 78/22/11; 3 min 12 s on 2 shared CPU cores; see docs/models/router.md)"
     ),
     path=HERE / WEIGHTS_FILE,
 )

@@ -85,7 +85,8 @@ class SemanticColorizer:
 
     def __init__(self, segmenter: nn.Module, colorizer: nn.Module, cfg: dict[str, Any], device: torch.device,
                  classes: list[str], labeler: PseudoLabeler | None = None, semantic_maps: str | Path | None = None,
-                 maps: str = "predicted", size: int = 0, chroma_gain: float = 1.0):
+                 maps: str = "predicted", size: int = 0, chroma_gain: float = 1.0,
+                 exact_maps: dict[str, np.ndarray] | None = None):
         self.seg, self.col = segmenter.to(device).eval(), colorizer.to(device).eval()
         self.cfg, self.device, self.classes, self.labeler = cfg, device, classes, labeler
         self.n_classes = int(cfg["n_classes"])
@@ -98,6 +99,7 @@ class SemanticColorizer:
         if maps == "pseudo" and labeler is None:
             raise ColorbenchError("maps=pseudo: this checkpoint was not trained on pseudo-labels")
         self.maps = maps
+        self.exact_maps = exact_maps
         if not chroma_gain > 0:
             raise ColorbenchError(f"chroma_gain={chroma_gain}: must be positive")
         self.chroma_gain = float(chroma_gain)
@@ -141,15 +143,25 @@ class SemanticColorizer:
         else:
             sem = self.seg(xn).argmax(1)
             sources = ["predicted"] * len(ids)
+        if self.exact_maps is not None:
+            for k, image_id in enumerate(ids):
+                if image_id not in self.exact_maps:
+                    raise ColorbenchError(f"exact_maps: no map for image {image_id!r}; run on the dataset "
+                                          "and split the maps come from")
+                sem[k] = self._resized(torch.from_numpy(self.exact_maps[image_id].astype(np.int64)), h, w)
+                sources[k] = "exact"
         if self.maps_dir is not None:
             for k, image_id in enumerate(ids):
                 path = self.maps_dir / f"{image_id}.png"
                 if image_id and path.is_file():
-                    labels = torch.from_numpy(read_map(path, self.n_classes))[None, None].float()
-                    labels = F.interpolate(labels, size=(h, w), mode="nearest")[0, 0].long()
-                    sem[k] = labels.to(self.device)
+                    sem[k] = self._resized(torch.from_numpy(read_map(path, self.n_classes)), h, w)
                     sources[k] = "file"
         return sem, sources
+
+    def _resized(self, labels: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """A class map [H, W] at the model's h x w (nearest), on the model's device."""
+        out = F.interpolate(labels[None, None].float(), size=(h, w), mode="nearest")[0, 0].long()
+        return out.to(self.device)
 
 
 def load_networks(checkpoint: str | Path, device: Any = "cpu") -> dict[str, Any]:

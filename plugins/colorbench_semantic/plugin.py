@@ -19,31 +19,30 @@ SHAPES_FILE = "semantic_tiny_shapes.pt"
 WEIGHTS = Weights(  # (b): real photos, pseudo-label maps; the default for `run`
     name="semantic.tiny_imagenet_sample_pseudo",
     file=PHOTOS_FILE,
-    sha256="18d7e879a5c5b88d1517bc2ec5056e8c5fbe82c51ea9c820ef7f56b96e4720af",
+    sha256="5a7f6445c9fca7e4e1fd90242a79edcc24a97db0bd88ff28832743ed67024449",
     licence="MIT (weights); trained on ImageNet images: non-commercial research use",
     training=(
-        "colorbench train semantic --dataset ../shared/data/imagenet-sample --config tiny --steps 750 "
-        "--set seg_steps=250 --set labels=pseudo --set threads=1 --set save_every=50 --out runs/sem-photos, "
-        "stopped after step 100 and resumed with --resume --steps 500 --set seg_steps=150 --set batch_size=8 "
-        "(steps 1-150 GridNet on 8 pseudo-label classes, 151-500 colorizer); python -m "
-        "colorbench_semantic.colorizer runs/sem-photos/checkpoint.pt semantic_tiny_imagenet_sample_pseudo.pt "
-        "--half (train split of the seeded hash split, 767 images; 23 min on 2 heavily shared CPU cores; "
-        "see docs/models/semantic.md)"
+        "colorbench train semantic --dataset ../shared/data/imagenet-sample --split train --seed 0 --config tiny "
+        "--steps 400 --set labels=pseudo --set instance_norm=true --set threads=1 "
+        "--out runs/ablations/semantic-instance-norm-photos/instance-norm && python benchmarks/ablations/ship.py "
+        "--only semantic.photos (the arm semantic-instance-norm-photos/instance-norm of "
+        "benchmarks/ablations/claims.yaml: steps 1-200 GridNet on 8 pseudo-label classes, 201-400 colorizer; "
+        "train split, 767 images; 11 min 15 s on 2 CPU cores shared with other jobs; see docs/models/semantic.md)"
     ),
     path=HERE / PHOTOS_FILE,
 )
 SHAPES_WEIGHTS = Weights(  # (a): the synthetic shapes set with its exact maps (learning demo)
     name="semantic.tiny_shapes",
     file=SHAPES_FILE,
-    sha256="c2c3b9961dcb8e92088c110106ffd7cdd4280463c5e1293cefd077f73d265e1d",
+    sha256="552a9482e62458aeebd26ddece3770ed1aa0b7e41fc65d1f7fa0da9094cafd48",
     licence="MIT (weights); synthetic training data",
     training=(
-        "colorbench train semantic --dataset shapes --config tiny --steps 450 --set seg_steps=150 "
-        "--set threads=1 --set save_every=50 --out runs/sem-shapes, stopped after step 100 and resumed with "
-        "--resume --steps 350 --set seg_steps=150 --set batch_size=8 (steps 1-150 GridNet on the exact maps, "
-        "151-350 colorizer on the exact maps); python -m colorbench_semantic.colorizer "
-        "runs/sem-shapes/checkpoint.pt semantic_tiny_shapes.pt --half (shapes train split, 256 images; "
-        "22 min on 2 heavily shared CPU cores; see docs/models/semantic.md)"
+        "colorbench train semantic --dataset shapes --split train --seed 0 --config tiny --steps 400 "
+        "--set instance_norm=true --set threads=1 --out runs/ablations/semantic-instance-norm-shapes/instance-norm "
+        "&& python benchmarks/ablations/ship.py --only semantic.shapes (the arm "
+        "semantic-instance-norm-shapes/instance-norm of benchmarks/ablations/claims.yaml: steps 1-200 GridNet on "
+        "the exact maps, 201-400 colorizer on the exact maps; shapes train split, 256 images; 11 min 3 s on 2 CPU "
+        "cores shared with other jobs; see docs/models/semantic.md)"
     ),
     path=HERE / SHAPES_FILE,
 )
@@ -91,19 +90,25 @@ TEST_OVERRIDES: dict[str, Any] = {"size": 32, "scale": 36, "width": 0.125, "batc
 
 
 def _build(device: Any = "cpu", checkpoint: Path | str | None = None, semantic_maps: str = "",
-           maps: str = "predicted", inference_size: int = -1, chroma_gain: float = 1.0, **_: Any) -> Any:
+           maps: str = "predicted", inference_size: int = -1, chroma_gain: float = 1.0, exact_maps: str = "",
+           registries: Any = None, **_: Any) -> Any:
     """``checkpoint``: resolved and verified by the core factory (the ``weights`` option picks
-    the shipped file: the spec's weight_tags)."""
+    the shipped file: the spec's weight_tags); ``registries``: for ``exact_maps``' dataset."""
     import torch
 
     from colorbench_semantic.colorizer import SemanticColorizer, load_networks
 
     device = torch.device(device)
     nets = load_networks(checkpoint, device)
+    given = None
+    if exact_maps:
+        from colorbench_semantic.exact_maps import dataset_maps
+
+        given = dataset_maps(registries, exact_maps)
     size = int(nets["config"].get("size", 0)) if inference_size < 0 else inference_size
     return SemanticColorizer(nets["segmenter"], nets["colorizer"], nets["config"], device, nets["classes"],
                              labeler=nets["labeler"], semantic_maps=semantic_maps or None, maps=maps, size=size,
-                             chroma_gain=chroma_gain)
+                             chroma_gain=chroma_gain, exact_maps=given)
 
 
 def _train(ctx: Any) -> None:
@@ -128,6 +133,8 @@ def register_colorizers(register: Any) -> None:
                  Option("weights", str, "photos", "shipped weights without --checkpoint: photos (pseudo-label "
                         "maps, imagenet-sample) or shapes (exact maps, synthetic shapes)",
                         choices=("photos", "shapes")),
+                 Option("exact_maps", str, "", "DATASET[:SPLIT[:KEY=VALUE...]]: that dataset's own maps "
+                        "replace GridNet's, matched by image id (e.g. shapes:test; the exact-map evaluation)"),
                  Option("chroma_gain", float, 1.0, "multiply the predicted a*b* by this factor (1: the "
                         "paper's output; >1 counters the Huber regression's desaturation, see the model card)"),
                  Option("inference_size", int, -1,
@@ -141,5 +148,6 @@ def register_colorizers(register: Any) -> None:
         extra_columns=("semantic_map",),
         provides_info=True,
         saves_maps=True,
+        composite=True,  # exact_maps builds a dataset plugin through the registries
         weight_tags={"photos": WEIGHTS, "shapes": SHAPES_WEIGHTS},
     ))
