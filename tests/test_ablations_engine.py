@@ -134,10 +134,19 @@ def test_second_invocation_resumes_trains_nothing_and_rescores_nothing(project):
     page = (project / "page.md").read_text()
     fake = FakeColorbench()
     assert invoke(project, fake) == 0
-    assert all("--resume" in c for c in fake.calls if c[0] == "train") and len(fake.trained()) == 3
+    assert [c for c in fake.calls if c[0] == "train"] == []  # recorded and unchanged: not even --resume
     assert fake.runs() == []
     assert (project / "records" / "loss" / "weighted.json").read_text() == before
     assert (project / "page.md").read_text() == page
+
+
+def test_a_changed_checkpoint_is_resumed_not_skipped(project):
+    invoke(project, FakeColorbench())
+    (project / "runs" / "loss" / "plain" / "checkpoint.pt").write_bytes(b"half-trained weights")
+    fake = FakeColorbench()
+    assert invoke(project, fake) == 0
+    trains = [c for c in fake.calls if c[0] == "train"]
+    assert len(trains) == 1 and "--resume" in trains[0] and trains[0][trains[0].index("--out") + 1].endswith("plain")
 
 
 def test_a_retrained_checkpoint_is_scored_again(project):
@@ -230,6 +239,7 @@ def test_a_suite_beside_the_claims_file_and_data_variables(project, monkeypatch)
     run = next(c for c in fake.calls if c[0] == "run")
     assert run[run.index("--benchmark") + 1] == "suite.yaml"  # relative to the project root
     monkeypatch.delenv("ABLATE_DATA")
+    (project / "runs" / "base" / "pre" / "checkpoint.pt").unlink()  # work to do: the variable is needed
     assert invoke(project, FakeColorbench(), "--only", "base") == 2
 
 

@@ -154,6 +154,15 @@ def last_step(train_dir: Path) -> int | None:
     return max(steps, default=None)
 
 
+def finished(entry: dict[str, Any], cmd: list[str], checkpoint_sha256: str) -> bool:
+    """The record's training finished with this command (``--resume`` aside) and left this checkpoint."""
+    def bare(command: str) -> list[str]:
+        return [a for a in shlex.split(command) if a != "--resume"]
+
+    return (entry.get("status") == "ok" and entry.get("checkpoint_sha256") == checkpoint_sha256
+            and bare(entry.get("command", "")) == bare(shlex.join(cmd)))
+
+
 class Engine:
     """Trains and evaluates arms; ``runner`` runs one command (replaced by a fake in tests)."""
 
@@ -213,6 +222,9 @@ class Engine:
         out = self.layout.train_dir(arm)
         before = sha256(out / "checkpoint.pt")
         cmd = train_command(self.claims, arm, self.layout, self.out_dirs)
+        if before and not self.dry_run and finished(read_json(self.layout.record(arm)).get("train", {}), cmd, before):
+            self.progress(f"{arm.key}: already trained (recorded, checkpoint unchanged)")
+            return  # not even `--resume`: the trainer would rewrite checkpoint.pt and force a re-score
         self.progress(f"{arm.key}: training{' (resuming)' if before else ''}")
         entry = self._run(arm, "train", cmd)
         if entry["status"] == "failed":
