@@ -11,6 +11,7 @@ import torch
 
 from colorbench.evaluation.failures import Failure
 from colorbench.evaluation.fingerprint import chroma_free
+from colorbench.evaluation.packed import PackedItems
 from colorbench.evaluation.protocol import lightness, resize, to_tensor
 from colorbench.plugin.specs import Dataset
 
@@ -58,7 +59,8 @@ class ProtocolDataset(torch.utils.data.Dataset[Item]):
 
 
 def collate(items: list[Item]) -> list[Item]:
-    return items
+    """The batch as a list of Items, packed into one tensor per field when it leaves a worker."""
+    return PackedItems(items)
 
 
 def _one_thread(_: int) -> None:
