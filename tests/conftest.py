@@ -24,6 +24,9 @@ from PIL import Image
 
 from colorbench.plugin import manager as plugins
 
+# the ablation script's modules (benchmarks/ablations/ is a folder of scripts, not a package)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "ablations"))
+
 BUILTIN_PLUGINS: list[tuple[str, Any]] = [
     ("gray", colorbench_gray.plugin),
     ("datasets", colorbench_datasets.plugin),

@@ -3,26 +3,19 @@ arms, the statistics behind a verdict (rule, power formula) and the rendered pag
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
-
-from colorbench.errors import ColorbenchError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "ablations"))
 import ablation_claims as cl
 import ablation_page as page
 import ablation_results as res
 import ablation_stats as st
+import numpy as np
+import pytest
+from ablation_fixtures import claims_header
 
-HEADER = """version: 1
-defaults:
-  train: {dataset: shapes, split: train, seed: 3}
-  eval: {suite: suite.yaml}
-claims:
-"""
+from colorbench.errors import ColorbenchError
+
+HEADER = claims_header(3)
 TWO_ARMS = """  a:
     paper: P
     claim: C

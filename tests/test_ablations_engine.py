@@ -7,23 +7,16 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import sys
 from pathlib import Path
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "ablations"))
 import ablate
+import pytest
+from ablation_fixtures import claims_header
 from ablation_runner import Engine
 
 from colorbench.results import FIXED_COLUMNS
 
-CLAIMS = """version: 1
-defaults:
-  train: {dataset: shapes, split: train, seed: 7}
-  eval: {suite: suite.yaml}
-claims:
-  loss:
+CLAIMS = claims_header(7) + """  loss:
     paper: P
     claim: weighting helps
     metrics: [cpsnr]

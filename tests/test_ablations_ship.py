@@ -3,18 +3,15 @@ training directories, and a shipped router's members are pointed at the shipped 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+import ship
 import torch
 
 from colorbench.errors import ColorbenchError
 from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.plugin import manager
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "ablations"))
-import ship
 
 
 def test_targets_are_the_declared_shipped_files() -> None:
