@@ -199,8 +199,12 @@ def test_smoke_run_on_the_cpu_passes_every_step_with_sane_figures(tmp_path: Path
     assert "--decode-device cuda" in (out / "perf.md").read_text()
     shipped = steps["eval-device"]["data"]["summary"]
     assert len(shipped) == 21 and all(r["n"] >= 1 and 5 < r["cpsnr"] < 60 for r in shipped)
-    for name in ("parity-cpu", "parity-strict", "torchrun"):  # the same arithmetic on the CPU
+    for name in ("parity-cpu", "parity-strict"):  # the same arithmetic on the CPU: identical text
         assert steps[name]["data"]["parity"]["exact_fraction"] >= 0.99
+    # 2 processes of 1 torch thread against 1 of 2: a colorizer's convolutions may round
+    # differently (one gan image at ~1e-6 with the December 2026 weights); within STRICT
+    assert steps["torchrun"]["data"]["parity"]["passed"]
+    assert max(steps["torchrun"]["data"]["parity"]["worst_relative"].values(), default=0.0) < 1e-4
     training = report["training"]
     assert {r["model"] for r in training} == {"ccc", "gan", "profile", "router", "semantic"}
     assert all(r["images_per_s"] > 0 and r["flops_per_step"] > 0 and r["step_ms"] > 0 for r in training)
