@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import ship
 import torch
+from ablation_fixtures import claims_header
 
 from colorbench.errors import ColorbenchError
 from colorbench.models.checkpoints import load_checkpoint, save_checkpoint
@@ -42,7 +43,10 @@ def test_router_members_that_are_shipped_arms_point_at_the_shipped_files(tmp_pat
 
 def test_only_names_unknown_keys(tmp_path: Path) -> None:
     claims = tmp_path / "claims.yaml"
-    claims.write_text('ship:\n  ccc: "@c/a"\n')
+    claims.write_text(claims_header(0) + "  c:\n    paper: P\n    claim: C\n    metrics: [cpsnr]\n"
+                      "    mechanism: a\n    arms:\n      a: {model: ccc, train: [--steps, '1']}\n"
+                      "      b: {model: gray}\n"
+                      'ship:\n  ccc: "@c/a"\n')
     with pytest.raises(ColorbenchError, match="--only gan: not in ship:"):
         ship.main(["--claims", str(claims), "--only", "gan", "--dry-run"])
     with pytest.raises(ColorbenchError, match="train the arm first"):

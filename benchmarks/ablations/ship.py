@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ablation_claims import REF, load
 
 from colorbench.errors import ColorbenchError
 from colorbench.models.checkpoints import load_checkpoint, save_checkpoint, sha256
@@ -37,9 +37,10 @@ EXPORTS = {  # model -> (module, function, float16)
 
 def arm_dir(ref: str, runs: Path) -> Path:
     """``@CLAIM/ARM`` → its training directory."""
-    if not ref.startswith("@") or ref.count("/") != 1:
+    match = REF.fullmatch(ref)
+    if match is None:
         raise ColorbenchError(f"ship: {ref!r} is not @CLAIM/ARM (see benchmarks/ablations/claims.yaml)")
-    return runs / ref[1:]
+    return runs / match.group(1) / match.group(2)
 
 
 def target(regs: Any, key: str) -> tuple[str, Path]:
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--only", default="", help="comma-separated ship: keys (default: all; a router needs its members with it)")
     p.add_argument("--dry-run", action="store_true", help="print what would be exported, write nothing")
     args = p.parse_args(argv)
-    ship = (yaml.safe_load(Path(args.claims).read_text()) or {}).get("ship") or {}
+    ship = load(Path(args.claims)).ship  # checked: every entry names an arm of the file
     only = [k for k in args.only.split(",") if k]
     unknown = sorted(set(only) - set(ship))
     if unknown:
